@@ -95,21 +95,27 @@ typedef struct {
     Mat lm_head;               // [vocab, dim]; the embedding when tied
 } Weights;
 
+// Activations are [B, ...] for a block of B consecutive positions: the prompt goes through in
+// blocks of up to max_batch positions, a generated token is a block of one.
 typedef struct {
-    float *x;        // the residual stream [dim]
-    float *xb;       // normed input / attention output [max(dim, q_dim)]
-    float *xb2;      // [dim]
-    float *hb, *hb2; // MLP [hidden_dim]
-    float *q;        // [n_heads*head_dim]
+    int max_batch;   // B: positions processed together
+    int seq_len;     // positions the cache holds
+    float *x;        // the residual stream [B, dim]
+    float *xb;       // normed input / attention output [B, max(dim, q_dim)]
+    float *xb2;      // [B, dim]
+    float *hb, *hb2; // MLP [B, hidden_dim]
+    float *q;        // [B, q_dim]
     float *att;      // attention scores [n_heads, seq_len]
-    float *h;        // final-normed state after each loop step [T, dim]
-    float *gate;     // exit gate logit of each loop step [T]
-    float *logits;   // [vocab]
-    float *rope_cos, *rope_sin; // [head_dim/2] for the current position
+    float *h;        // final-normed state after each loop step [T, B, dim]
+    float *gate;     // exit gate logit of each loop step [T, B]
+    float *hexit;    // the state each position exits with [B, dim]
+    float *logits;   // [B, vocab]
+    int8_t *xq;      // q8 weights only: activations as int8 groups [B, max(dim, q_dim, hidden)]
+    float *xs;       // and their scales
+    float *rope_cos, *rope_sin; // [B, head_dim/2] for the block's positions
     double *inv_freq;           // [head_dim/2]
     float *key_cache;   // [T, L, seq_len, kv_dim]: slot (step, layer) is step*L + layer
     float *value_cache; // same shape
-    int seq_len;        // positions the cache holds
 } RunState;
 
 typedef struct {
@@ -283,34 +289,39 @@ static size_t cache_bytes(const Config *c, int seq_len) {
     return 2 * (size_t)c->n_steps * c->n_layers * seq_len * c->n_kv_heads * c->head_dim * sizeof(float);
 }
 
-static void malloc_run_state(RunState *s, const Config *c, int seq_len) {
+static void malloc_run_state(RunState *s, const Config *c, int seq_len, int max_batch) {
+    size_t B = max_batch, dim = c->dim, hid = c->hidden_dim;
     size_t q_dim = (size_t)c->n_heads * c->head_dim, kv_dim = (size_t)c->n_kv_heads * c->head_dim;
+    size_t widest = q_dim > dim ? q_dim : dim, half = c->head_dim / 2;
     size_t slots = (size_t)c->n_steps * c->n_layers;
+    s->max_batch = max_batch;
     s->seq_len = seq_len;
-    s->x = xcalloc(c->dim, sizeof(float));
-    s->xb = xcalloc(q_dim > (size_t)c->dim ? q_dim : (size_t)c->dim, sizeof(float));
-    s->xb2 = xcalloc(c->dim, sizeof(float));
-    s->hb = xcalloc(c->hidden_dim, sizeof(float));
-    s->hb2 = xcalloc(c->hidden_dim, sizeof(float));
-    s->q = xcalloc(q_dim, sizeof(float));
+    s->x = xcalloc(B * dim, sizeof(float));
+    s->xb = xcalloc(B * widest, sizeof(float));
+    s->xb2 = xcalloc(B * dim, sizeof(float));
+    s->hb = xcalloc(B * hid, sizeof(float));
+    s->hb2 = xcalloc(B * hid, sizeof(float));
+    s->q = xcalloc(B * q_dim, sizeof(float));
     s->att = xcalloc((size_t)c->n_heads * seq_len, sizeof(float));
-    s->h = xcalloc((size_t)c->n_steps * c->dim, sizeof(float));
-    s->gate = xcalloc(c->n_steps, sizeof(float));
-    s->logits = xcalloc(c->vocab_size, sizeof(float));
-    s->rope_cos = xcalloc(c->head_dim / 2, sizeof(float));
-    s->rope_sin = xcalloc(c->head_dim / 2, sizeof(float));
-    s->inv_freq = xcalloc(c->head_dim / 2, sizeof(double));
-    for (int i = 0; i < c->head_dim / 2; i++) s->inv_freq[i] = pow((double)c->rope_theta, -2.0 * i / c->head_dim);
+    s->h = xcalloc((size_t)c->n_steps * B * dim, sizeof(float));
+    s->gate = xcalloc((size_t)c->n_steps * B, sizeof(float));
+    s->hexit = xcalloc(B * dim, sizeof(float));
+    s->logits = xcalloc(B * c->vocab_size, sizeof(float));
+    s->xq = xcalloc(B * (widest > hid ? widest : hid), 1);
+    s->xs = xcalloc(B * (widest > hid ? widest : hid), sizeof(float));
+    s->rope_cos = xcalloc(B * half, sizeof(float));
+    s->rope_sin = xcalloc(B * half, sizeof(float));
+    s->inv_freq = xcalloc(half, sizeof(double));
+    for (size_t i = 0; i < half; i++) s->inv_freq[i] = pow((double)c->rope_theta, -2.0 * i / c->head_dim);
     s->key_cache = xcalloc(slots * seq_len * kv_dim, sizeof(float));
     s->value_cache = xcalloc(slots * seq_len * kv_dim, sizeof(float));
 }
 
 static void free_transformer(Transformer *t) {
     RunState *s = &t->s;
-    float *bufs[] = {s->x, s->xb, s->xb2, s->hb, s->hb2, s->q, s->att, s->h, s->gate, s->logits,
-                     s->rope_cos, s->rope_sin, s->key_cache, s->value_cache};
+    void *bufs[] = {s->x, s->xb, s->xb2, s->hb, s->hb2, s->q, s->att, s->h, s->gate, s->hexit, s->logits,
+                    s->xq, s->xs, s->rope_cos, s->rope_sin, s->inv_freq, s->key_cache, s->value_cache};
     for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++) free(bufs[i]);
-    free(s->inv_freq);
     Weights *w = &t->w;
     Mat *stacks[] = {w->wq, w->wk, w->wv, w->wo, w->w_gate, w->w_up, w->w_down};
     for (size_t i = 0; i < sizeof(stacks) / sizeof(stacks[0]); i++) free(stacks[i]);
@@ -318,7 +329,7 @@ static void free_transformer(Transformer *t) {
 }
 
 // ----------------------------------------------------------------------------
-// kernels: the plain C versions, the reference every faster path is tested against
+// kernels: the plain C versions are the reference every faster path is tested against
 
 static inline float bf16_to_f32(uint16_t b) {
     uint32_t u = (uint32_t)b << 16;
@@ -342,28 +353,84 @@ static void softmax(float *x, int n) {
     for (int i = 0; i < n; i++) x[i] /= sum;
 }
 
-// out[d] = W[d, n] x[n], W in the model's weight type; rows split across threads
-static void matmul(float *out, const float *x, const Mat *w, int type, int group_size, int n, int d) {
+// Matrix products out[B, d] = x[B, n] W^T for a weight W[d, n] (PyTorch's Linear layout).
+// Rows of W are split across threads; every row is read once for all B positions.
+
+static void matmul_f32_plain(float *out, const float *x, const float *w, int n, int d, int B) {
     int i;
 #pragma omp parallel for private(i)
     for (i = 0; i < d; i++) {
-        float sum = 0.0f;
-        if (type == W_F32) {
-            const float *row = (const float *)w->data + (size_t)i * n;
-            for (int j = 0; j < n; j++) sum += row[j] * x[j];
-        } else if (type == W_BF16) {
-            const uint16_t *row = (const uint16_t *)w->data + (size_t)i * n;
-            for (int j = 0; j < n; j++) sum += bf16_to_f32(row[j]) * x[j];
-        } else { // q8: one scale per group of group_size values
-            const int8_t *row = (const int8_t *)w->data + (size_t)i * n;
-            const float *scale = w->scale + (size_t)i * n / group_size;
-            for (int g = 0; g < n / group_size; g++) {
-                float gsum = 0.0f;
-                for (int j = g * group_size; j < (g + 1) * group_size; j++) gsum += row[j] * x[j];
-                sum += gsum * scale[g];
-            }
+        const float *row = w + (size_t)i * n;
+        for (int b = 0; b < B; b++) {
+            const float *xb = x + (size_t)b * n;
+            float sum = 0.0f;
+            for (int j = 0; j < n; j++) sum += row[j] * xb[j];
+            out[(size_t)b * d + i] = sum;
         }
-        out[i] = sum;
+    }
+}
+
+static void matmul_bf16_plain(float *out, const float *x, const uint16_t *w, int n, int d, int B) {
+    int i;
+#pragma omp parallel for private(i)
+    for (i = 0; i < d; i++) {
+        const uint16_t *row = w + (size_t)i * n;
+        for (int b = 0; b < B; b++) {
+            const float *xb = x + (size_t)b * n;
+            float sum = 0.0f;
+            for (int j = 0; j < n; j++) sum += bf16_to_f32(row[j]) * xb[j];
+            out[(size_t)b * d + i] = sum;
+        }
+    }
+}
+
+// q8: symmetric int8 with one scale per group of gs values. Activations are quantized the same
+// way, so each group's dot product is exact integer arithmetic.
+static void quantize_q8(int8_t *q, float *s, const float *x, size_t n, int gs) {
+    for (size_t g = 0; g < n / gs; g++) {
+        const float *xg = x + g * gs;
+        float amax = 0.0f;
+        for (int j = 0; j < gs; j++) amax = fmaxf(amax, fabsf(xg[j]));
+        float scale = amax / 127.0f;
+        s[g] = scale;
+        for (int j = 0; j < gs; j++) q[g * gs + j] = scale > 0.0f ? (int8_t)roundf(xg[j] / scale) : 0;
+    }
+}
+
+static void matmul_q8_plain(float *out, const int8_t *xq, const float *xs, const int8_t *w, const float *ws,
+                            int n, int d, int B, int gs) {
+    int i;
+#pragma omp parallel for private(i)
+    for (i = 0; i < d; i++) {
+        const int8_t *row = w + (size_t)i * n;
+        const float *rs = ws + (size_t)i * (n / gs);
+        for (int b = 0; b < B; b++) {
+            const int8_t *xqb = xq + (size_t)b * n;
+            const float *xsb = xs + (size_t)b * (n / gs);
+            float sum = 0.0f;
+            for (int g = 0; g < n / gs; g++) {
+                int32_t isum = 0;
+                for (int j = g * gs; j < (g + 1) * gs; j++) isum += (int32_t)row[j] * xqb[j];
+                sum += (float)isum * rs[g] * xsb[g];
+            }
+            out[(size_t)b * d + i] = sum;
+        }
+    }
+}
+
+// FAST KERNELS GO HERE
+#define matmul_f32 matmul_f32_plain
+#define matmul_bf16 matmul_bf16_plain
+#define matmul_q8 matmul_q8_plain
+
+// out[B, d] = x[B, n] W^T in the model's weight type
+static void matmul(RunState *s, const Config *c, float *out, const float *x, const Mat *w, int n, int d, int B) {
+    switch (c->weight_type) {
+    case W_F32: matmul_f32(out, x, w->data, n, d, B); break;
+    case W_BF16: matmul_bf16(out, x, w->data, n, d, B); break;
+    default:
+        quantize_q8(s->xq, s->xs, x, (size_t)n * B, c->group_size);
+        matmul_q8(out, s->xq, s->xs, w->data, w->scale, n, d, B, c->group_size);
     }
 }
 
@@ -401,10 +468,11 @@ typedef struct {
 
 // Exit distribution of the gate: p_t = lambda_t * prod_{j<t}(1 - lambda_j), the rest on the
 // last step. Returns the first step whose cumulative probability reaches the threshold.
-static int exit_step(const float *gate, int n_steps, float threshold) {
+// gate[t * stride] is step t's gate logit.
+static int exit_step(const float *gate, int stride, int n_steps, float threshold) {
     double remaining = 1.0, cumulative = 0.0;
     for (int t = 0; t < n_steps; t++) {
-        double lambda = 1.0 / (1.0 + exp(-(double)gate[t]));
+        double lambda = 1.0 / (1.0 + exp(-(double)gate[(size_t)t * stride]));
         double p = t < n_steps - 1 ? lambda * remaining : remaining;
         remaining *= 1.0 - lambda;
         cumulative += p;
@@ -413,14 +481,45 @@ static int exit_step(const float *gate, int n_steps, float threshold) {
     return n_steps - 1;
 }
 
-// One decoder layer at loop step `step` for the token at `pos`; updates s->x in place.
-static void layer_forward(Transformer *t, int step, int l, int pos) {
+// Causal attention of B new positions (pos..pos+B-1) over one cache slot, heads in parallel.
+static void attention(RunState *s, const Config *c, const float *k_slot, const float *v_slot, int pos, int B) {
+    int hd = c->head_dim, q_dim = c->n_heads * hd, kv_dim = c->n_kv_heads * hd;
+    int group = c->n_heads / c->n_kv_heads; // query heads per kv head (GQA)
+    float scale = 1.0f / sqrtf((float)hd);
+    int h;
+#pragma omp parallel for private(h)
+    for (h = 0; h < c->n_heads; h++) {
+        float *att = s->att + (size_t)h * s->seq_len;
+        size_t kv_off = (size_t)(h / group) * hd;
+        for (int b = 0; b < B; b++) {
+            const float *q = s->q + (size_t)b * q_dim + (size_t)h * hd;
+            int n_keys = pos + b + 1; // this position and every one before it
+            for (int p = 0; p < n_keys; p++) {
+                const float *kp = k_slot + (size_t)p * kv_dim + kv_off;
+                float score = 0.0f;
+                for (int i = 0; i < hd; i++) score += q[i] * kp[i];
+                att[p] = score * scale;
+            }
+            softmax(att, n_keys);
+            float *out = s->xb + (size_t)b * q_dim + (size_t)h * hd;
+            memset(out, 0, hd * sizeof(float));
+            for (int p = 0; p < n_keys; p++) {
+                const float *vp = v_slot + (size_t)p * kv_dim + kv_off;
+                for (int i = 0; i < hd; i++) out[i] += att[p] * vp[i];
+            }
+        }
+    }
+}
+
+// One decoder layer at loop step `step` for B positions starting at `pos`; updates s->x.
+static void layer_forward(Transformer *t, int step, int l, int pos, int B) {
     const Config *c = &t->c;
     const Weights *w = &t->w;
     RunState *s = &t->s;
-    int dim = c->dim, hd = c->head_dim, type = c->weight_type, gs = c->group_size;
-    int q_dim = c->n_heads * hd, kv_dim = c->n_kv_heads * hd;
-    int group = c->n_heads / c->n_kv_heads; // query heads per kv head (GQA)
+    int dim = c->dim, hid = c->hidden_dim, half = c->head_dim / 2;
+    int q_dim = c->n_heads * c->head_dim, kv_dim = c->n_kv_heads * c->head_dim;
+    const float *norm_att = w->rms_att + (size_t)l * dim, *norm_att_out = w->rms_att_out + (size_t)l * dim;
+    const float *norm_ffn = w->rms_ffn + (size_t)l * dim, *norm_ffn_out = w->rms_ffn_out + (size_t)l * dim;
 
     // this (step, layer) pair's slot in the cache: T*L slots, one per pass through a layer
     size_t slot = (size_t)step * c->n_layers + l;
@@ -429,80 +528,81 @@ static void layer_forward(Transformer *t, int step, int l, int pos) {
     float *k = k_slot + (size_t)pos * kv_dim, *v = v_slot + (size_t)pos * kv_dim;
 
     // attention: q, k, v from the normed stream; k and v go straight into the cache
-    rmsnorm(s->xb, s->x, w->rms_att + (size_t)l * dim, dim, c->rms_eps);
-    matmul(s->q, s->xb, &w->wq[l], type, gs, dim, q_dim);
-    matmul(k, s->xb, &w->wk[l], type, gs, dim, kv_dim);
-    matmul(v, s->xb, &w->wv[l], type, gs, dim, kv_dim);
-    rope(s->q, c->n_heads, hd, s->rope_cos, s->rope_sin);
-    rope(k, c->n_kv_heads, hd, s->rope_cos, s->rope_sin);
-
-    int h;
-#pragma omp parallel for private(h)
-    for (h = 0; h < c->n_heads; h++) {
-        const float *q = s->q + (size_t)h * hd;
-        float *att = s->att + (size_t)h * s->seq_len;
-        size_t kv_off = (size_t)(h / group) * hd;
-        float scale = 1.0f / sqrtf((float)hd);
-        for (int p = 0; p <= pos; p++) {
-            const float *kp = k_slot + (size_t)p * kv_dim + kv_off;
-            float score = 0.0f;
-            for (int i = 0; i < hd; i++) score += q[i] * kp[i];
-            att[p] = score * scale;
-        }
-        softmax(att, pos + 1);
-        float *out = s->xb + (size_t)h * hd;
-        memset(out, 0, hd * sizeof(float));
-        for (int p = 0; p <= pos; p++) {
-            const float *vp = v_slot + (size_t)p * kv_dim + kv_off;
-            for (int i = 0; i < hd; i++) out[i] += att[p] * vp[i];
-        }
+    for (int b = 0; b < B; b++) rmsnorm(s->xb + (size_t)b * dim, s->x + (size_t)b * dim, norm_att, dim, c->rms_eps);
+    matmul(s, c, s->q, s->xb, &w->wq[l], dim, q_dim, B);
+    matmul(s, c, k, s->xb, &w->wk[l], dim, kv_dim, B);
+    matmul(s, c, v, s->xb, &w->wv[l], dim, kv_dim, B);
+    for (int b = 0; b < B; b++) {
+        rope(s->q + (size_t)b * q_dim, c->n_heads, c->head_dim, s->rope_cos + b * half, s->rope_sin + b * half);
+        rope(k + (size_t)b * kv_dim, c->n_kv_heads, c->head_dim, s->rope_cos + b * half, s->rope_sin + b * half);
     }
+    attention(s, c, k_slot, v_slot, pos, B);
+
     // sandwich norm: the attention output is normed before it joins the residual
-    matmul(s->xb2, s->xb, &w->wo[l], type, gs, q_dim, dim);
-    rmsnorm(s->xb2, s->xb2, w->rms_att_out + (size_t)l * dim, dim, c->rms_eps);
-    for (int i = 0; i < dim; i++) s->x[i] += s->xb2[i];
+    matmul(s, c, s->xb2, s->xb, &w->wo[l], q_dim, dim, B);
+    for (int b = 0; b < B; b++) {
+        float *x = s->x + (size_t)b * dim, *y = s->xb2 + (size_t)b * dim;
+        rmsnorm(y, y, norm_att_out, dim, c->rms_eps);
+        for (int i = 0; i < dim; i++) x[i] += y[i];
+    }
 
     // SwiGLU MLP, normed before and after
-    rmsnorm(s->xb, s->x, w->rms_ffn + (size_t)l * dim, dim, c->rms_eps);
-    matmul(s->hb, s->xb, &w->w_gate[l], type, gs, dim, c->hidden_dim);
-    matmul(s->hb2, s->xb, &w->w_up[l], type, gs, dim, c->hidden_dim);
-    for (int i = 0; i < c->hidden_dim; i++) {
+    for (int b = 0; b < B; b++) rmsnorm(s->xb + (size_t)b * dim, s->x + (size_t)b * dim, norm_ffn, dim, c->rms_eps);
+    matmul(s, c, s->hb, s->xb, &w->w_gate[l], dim, hid, B);
+    matmul(s, c, s->hb2, s->xb, &w->w_up[l], dim, hid, B);
+    for (size_t i = 0; i < (size_t)B * hid; i++) {
         float g = s->hb[i];
         s->hb[i] = g / (1.0f + expf(-g)) * s->hb2[i];
     }
-    matmul(s->xb2, s->hb, &w->w_down[l], type, gs, c->hidden_dim, dim);
-    rmsnorm(s->xb2, s->xb2, w->rms_ffn_out + (size_t)l * dim, dim, c->rms_eps);
-    for (int i = 0; i < dim; i++) s->x[i] += s->xb2[i];
+    matmul(s, c, s->xb2, s->hb, &w->w_down[l], hid, dim, B);
+    for (int b = 0; b < B; b++) {
+        float *x = s->x + (size_t)b * dim, *y = s->xb2 + (size_t)b * dim;
+        rmsnorm(y, y, norm_ffn_out, dim, c->rms_eps);
+        for (int i = 0; i < dim; i++) x[i] += y[i];
+    }
 }
 
-// Runs the token at `pos` through the loop. Returns the logits of the exit step, or NULL when
-// want_logits is 0 (prompt tokens whose logits nobody reads skip the lm_head).
-static float *forward(Transformer *t, int token, int pos, ExitRule rule, int want_logits) {
+enum { LOGITS_NONE, LOGITS_LAST, LOGITS_ALL };
+
+// Runs B tokens at positions pos..pos+B-1 (B <= max_batch) through the loop and fills their
+// cache entries. Returns logits [B, vocab] (LOGITS_ALL), the last position's [vocab]
+// (LOGITS_LAST), or NULL: prompt positions whose logits nobody reads skip the lm_head.
+static float *forward(Transformer *t, const int *tokens, int B, int pos, ExitRule rule, int want) {
     const Config *c = &t->c;
     const Weights *w = &t->w;
     RunState *s = &t->s;
-    int dim = c->dim;
+    int dim = c->dim, half = c->head_dim / 2;
 
-    // the rotation depends only on the position: the same for every step and layer
-    for (int i = 0; i < c->head_dim / 2; i++) {
-        double angle = pos * s->inv_freq[i];
-        s->rope_cos[i] = (float)cos(angle);
-        s->rope_sin[i] = (float)sin(angle);
+    for (int b = 0; b < B; b++) {
+        // the rotation depends only on the position: the same for every step and layer
+        for (int i = 0; i < half; i++) {
+            double angle = (double)(pos + b) * s->inv_freq[i];
+            s->rope_cos[b * half + i] = (float)cos(angle);
+            s->rope_sin[b * half + i] = (float)sin(angle);
+        }
+        read_row(s->x + (size_t)b * dim, &w->embed, c->weight_type, c->group_size, tokens[b], dim);
     }
-    read_row(s->x, &w->embed, c->weight_type, c->group_size, token, dim);
 
-    for (int step = 0; step < rule.steps; step++) {   // the loop: same layers every step
-        for (int l = 0; l < c->n_layers; l++) layer_forward(t, step, l, pos);
-        rmsnorm(s->x, s->x, w->rms_final, dim, c->rms_eps); // final norm after EVERY step
-        memcpy(s->h + (size_t)step * dim, s->x, dim * sizeof(float));
-        float g = w->gate_b;
-        for (int i = 0; i < dim; i++) g += w->gate_w[i] * s->x[i];
-        s->gate[step] = g;
+    for (int step = 0; step < rule.steps; step++) {    // the loop: the same layers every step
+        for (int l = 0; l < c->n_layers; l++) layer_forward(t, step, l, pos, B);
+        for (int b = 0; b < B; b++) {
+            float *x = s->x + (size_t)b * dim;
+            rmsnorm(x, x, w->rms_final, dim, c->rms_eps); // final norm after EVERY step
+            memcpy(s->h + ((size_t)step * B + b) * dim, x, dim * sizeof(float));
+            float g = w->gate_b;
+            for (int i = 0; i < dim; i++) g += w->gate_w[i] * x[i];
+            s->gate[step * B + b] = g;
+        }
     }
-    if (!want_logits) return NULL;
+    if (want == LOGITS_NONE) return NULL;
 
-    int e = rule.steps < c->n_steps ? rule.steps - 1 : exit_step(s->gate, c->n_steps, rule.threshold);
-    matmul(s->logits, s->h + (size_t)e * dim, &w->lm_head, c->weight_type, c->group_size, dim, c->vocab_size);
+    // each position exits at its own step; gather those states and apply the lm_head once
+    int first = want == LOGITS_ALL ? 0 : B - 1;
+    for (int b = first; b < B; b++) {
+        int e = rule.steps < c->n_steps ? rule.steps - 1 : exit_step(s->gate + b, B, c->n_steps, rule.threshold);
+        memcpy(s->hexit + (size_t)(b - first) * dim, s->h + ((size_t)e * B + b) * dim, dim * sizeof(float));
+    }
+    matmul(s, c, s->logits, s->hexit, &w->lm_head, dim, c->vocab_size, B - first);
     return s->logits;
 }
 
@@ -622,21 +722,32 @@ static double now_seconds(void) {
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+// Runs tokens[0..n) from position pos in blocks of up to max_batch positions; returns the
+// logits of the last one.
+static float *prefill(Transformer *t, const int *tokens, int n, int pos, ExitRule rule) {
+    float *logits = NULL;
+    for (int done = 0; done < n;) {
+        int B = n - done < t->s.max_batch ? n - done : t->s.max_batch;
+        logits = forward(t, tokens + done, B, pos + done, rule, done + B == n ? LOGITS_LAST : LOGITS_NONE);
+        done += B;
+    }
+    return logits;
+}
+
 // Runs the prompt, then samples up to `steps` new tokens, stopping at the model's eos or at the
 // end of the context. With a tokenizer the text streams to `out`; without one the ids are
 // printed on one line.
 static void generate(Transformer *t, const Tokenizer *tok, Sampler *sampler, const int *prompt,
                      int n_prompt, int steps, ExitRule rule, FILE *out) {
     const Config *c = &t->c;
-    int token = n_prompt > 0 ? prompt[0] : (c->bos_id >= 0 ? c->bos_id : 0); // empty prompt: bos
-    int n_in = n_prompt > 0 ? n_prompt : 1;
+    int start = c->bos_id >= 0 ? c->bos_id : 0;
+    if (n_prompt == 0) { prompt = &start; n_prompt = 1; } // an empty prompt starts from bos
     Decoder dec = {0};
-    int generated = 0, decoded = 0; // tokens sampled; forward passes after the prompt
-    double t0 = now_seconds(), t1 = t0;
-    for (int pos = 0; pos < t->s.seq_len && generated < steps; pos++) {
-        float *logits = forward(t, token, pos, rule, pos >= n_in - 1);
-        if (pos < n_in - 1) { token = prompt[pos + 1]; continue; }
-        if (pos == n_in - 1) t1 = now_seconds(); else decoded++;
+    int generated = 0, pos = n_prompt;
+    double t0 = now_seconds();
+    float *logits = steps > 0 ? prefill(t, prompt, n_prompt, 0, rule) : NULL;
+    double t1 = now_seconds();
+    while (generated < steps) {
         int next = sample(sampler, logits);
         if (next == c->eos_id) break;
         if (tok) {
@@ -646,23 +757,27 @@ static void generate(Transformer *t, const Tokenizer *tok, Sampler *sampler, con
             fprintf(out, generated ? " %d" : "%d", next);
         }
         generated++;
-        token = next;
+        if (generated == steps || pos == t->s.seq_len) break; // done, or the context is full
+        logits = forward(t, &next, 1, pos++, rule, LOGITS_LAST);
     }
     if (tok) decode_flush(&dec, out);
     fputc('\n', out);
     fflush(out);
     double t2 = now_seconds();
+    int decoded = pos - n_prompt; // forward passes after the prompt
     if (tok)
-        fprintf(stderr, "prompt: %d tokens, %.2f tok/s; generated: %d tokens, %.2f tok/s\n", n_in,
-                n_in / fmax(t1 - t0, 1e-9), generated, decoded / fmax(t2 - t1, 1e-9));
+        fprintf(stderr, "prompt: %d tokens, %.2f tok/s; generated: %d tokens, %.2f tok/s\n", n_prompt,
+                n_prompt / fmax(t1 - t0, 1e-9), generated, decoded / fmax(t2 - t1, 1e-9));
 }
 
 // Writes the logits of every prompt position: float32 little-endian [n_prompt, vocab].
 static void write_logits(Transformer *t, const int *prompt, int n_prompt, ExitRule rule, FILE *out, const char *out_name) {
-    for (int pos = 0; pos < n_prompt; pos++) {
-        float *logits = forward(t, prompt[pos], pos, rule, 1);
-        if (fwrite(logits, sizeof(float), t->c.vocab_size, out) != (size_t)t->c.vocab_size)
-            fatal("%s: write failed: %s", out_name, strerror(errno));
+    for (int pos = 0; pos < n_prompt;) {
+        int B = n_prompt - pos < t->s.max_batch ? n_prompt - pos : t->s.max_batch;
+        float *logits = forward(t, prompt + pos, B, pos, rule, LOGITS_ALL);
+        size_t n = (size_t)B * t->c.vocab_size;
+        if (fwrite(logits, sizeof(float), n, out) != n) fatal("%s: write failed: %s", out_name, strerror(errno));
+        pos += B;
     }
 }
 
@@ -842,7 +957,7 @@ int main(int argc, char **argv) {
         if (n_prompt > ctx) fatal("the prompt is %d tokens, longer than the context of %d (-c)", n_prompt, ctx);
         if (loop_steps > c->n_steps) fatal("-u: %ld is more than the model's %d loop steps", loop_steps, c->n_steps);
         if (seq_len) fprintf(stderr, "kv cache: %d positions x %d slots = %.1f MiB\n", ctx, c->n_steps * c->n_layers, cache_bytes(c, ctx) / 1048576.0);
-        malloc_run_state(&t.s, c, ctx);
+        malloc_run_state(&t.s, c, ctx, ctx < 64 ? ctx : 64);
 
         // -u N exits at step N-1 and skips the rest; else the model's own exit rule, as in HF
         ExitRule rule = {c->n_steps, isnan(threshold) ? c->exit_threshold : threshold};
