@@ -461,9 +461,10 @@ static void rope(float *v, int n_heads, int head_dim, const float *cos_, const f
 // the forward pass: T loop steps over the same L layers
 
 // Which loop step's state produces the logits (Hugging Face's exit_at_step / exit_threshold).
+// "-u N" is {N, +inf}: run N steps, exit at the last of them, skip the work of the rest.
 typedef struct {
-    int steps;       // loop steps to run: T, or N for "-u N" (exit at step N-1, skip the rest)
-    float threshold; // with all T steps: first step whose cumulative exit probability >= threshold
+    int steps;       // loop steps to run (T unless the exit step is fixed)
+    float threshold; // exit at the first step whose cumulative exit probability >= threshold
 } ExitRule;
 
 // Exit distribution of the gate: p_t = lambda_t * prod_{j<t}(1 - lambda_j), the rest on the
@@ -599,7 +600,7 @@ static float *forward(Transformer *t, const int *tokens, int B, int pos, ExitRul
     // each position exits at its own step; gather those states and apply the lm_head once
     int first = want == LOGITS_ALL ? 0 : B - 1;
     for (int b = first; b < B; b++) {
-        int e = rule.steps < c->n_steps ? rule.steps - 1 : exit_step(s->gate + b, B, c->n_steps, rule.threshold);
+        int e = exit_step(s->gate + b, B, rule.steps, rule.threshold);
         memcpy(s->hexit + (size_t)(b - first) * dim, s->h + ((size_t)e * B + b) * dim, dim * sizeof(float));
     }
     matmul(s, c, s->logits, s->hexit, &w->lm_head, dim, c->vocab_size, B - first);
@@ -961,8 +962,8 @@ int main(int argc, char **argv) {
 
         // -u N exits at step N-1 and skips the rest; else the model's own exit rule, as in HF
         ExitRule rule = {c->n_steps, isnan(threshold) ? c->exit_threshold : threshold};
-        if (loop_steps) rule.steps = (int)loop_steps;
-        else if (c->exit_step >= 0 && isnan(threshold)) rule.steps = c->exit_step + 1;
+        if (loop_steps) rule = (ExitRule){(int)loop_steps, INFINITY};
+        else if (c->exit_step >= 0 && isnan(threshold)) rule = (ExitRule){c->exit_step + 1, INFINITY};
 
         if (m_logits) {
             write_logits(&t, prompt, n_prompt, rule, out, out_path ? out_path : "stdout");

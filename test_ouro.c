@@ -172,7 +172,7 @@ static void test_batched_prefill(int weight_type) {
     unlink(path);
     malloc_run_state(&a.s, &a.c, 20, 16);
     malloc_run_state(&b.s, &b.c, 20, 1);
-    ExitRule rules[] = {{3, INFINITY}, {3, 0.6f}, {1, INFINITY}, {2, INFINITY}};
+    ExitRule rules[] = {{3, INFINITY}, {3, 0.6f}, {1, INFINITY}, {2, INFINITY}, {3, 0.0f}};
     for (size_t r = 0; r < sizeof(rules) / sizeof(rules[0]); r++) {
         // a: positions 0..4 as one block, then 5..12 as another; b: one position at a time
         float *la = xcalloc((size_t)n * a.c.vocab_size, 4);
