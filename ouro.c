@@ -95,6 +95,8 @@ typedef struct {
     Mat lm_head;               // [vocab, dim]; the embedding when tied
 } Weights;
 
+enum { KV_F32 = 0, KV_BF16 = 1 };
+
 // Activations are [B, ...] for a block of B consecutive positions: the prompt goes through in
 // blocks of up to max_batch positions, a generated token is a block of one.
 typedef struct {
@@ -114,8 +116,10 @@ typedef struct {
     float *xs;       // and their scales
     float *rope_cos, *rope_sin; // [B, head_dim/2] for the block's positions
     double *inv_freq;           // [head_dim/2]
-    float *key_cache;   // [T, L, seq_len, kv_dim]: slot (step, layer) is step*L + layer
-    float *value_cache; // same shape
+    float *k, *v;       // the block's new keys and values [B, kv_dim]
+    int kv_type;        // KV_F32 (exact, the default) or KV_BF16 (half the memory)
+    void *key_cache;    // [T, L, seq_len, kv_dim]: slot (step, layer) is step*L + layer
+    void *value_cache;  // same shape
 } RunState;
 
 typedef struct {
@@ -285,11 +289,12 @@ static void load_model(Transformer *t, const char *path) {
 
 // The cache is sized by the context the user asks for, not by max_position_embeddings
 // (65536 positions of 96 slots would be 96 GiB).
-static size_t cache_bytes(const Config *c, int seq_len) {
-    return 2 * (size_t)c->n_steps * c->n_layers * seq_len * c->n_kv_heads * c->head_dim * sizeof(float);
+static size_t cache_bytes(const Config *c, int seq_len, int kv_type) {
+    size_t esize = kv_type == KV_BF16 ? 2 : 4;
+    return 2 * (size_t)c->n_steps * c->n_layers * seq_len * c->n_kv_heads * c->head_dim * esize;
 }
 
-static void malloc_run_state(RunState *s, const Config *c, int seq_len, int max_batch) {
+static void malloc_run_state(RunState *s, const Config *c, int seq_len, int max_batch, int kv_type) {
     size_t B = max_batch, dim = c->dim, hid = c->hidden_dim;
     size_t q_dim = (size_t)c->n_heads * c->head_dim, kv_dim = (size_t)c->n_kv_heads * c->head_dim;
     size_t widest = q_dim > dim ? q_dim : dim, half = c->head_dim / 2;
@@ -313,14 +318,17 @@ static void malloc_run_state(RunState *s, const Config *c, int seq_len, int max_
     s->rope_sin = xcalloc(B * half, sizeof(float));
     s->inv_freq = xcalloc(half, sizeof(double));
     for (size_t i = 0; i < half; i++) s->inv_freq[i] = pow((double)c->rope_theta, -2.0 * i / c->head_dim);
-    s->key_cache = xcalloc(slots * seq_len * kv_dim, sizeof(float));
-    s->value_cache = xcalloc(slots * seq_len * kv_dim, sizeof(float));
+    s->k = xcalloc(B * kv_dim, sizeof(float));
+    s->v = xcalloc(B * kv_dim, sizeof(float));
+    s->kv_type = kv_type;
+    s->key_cache = xcalloc(slots * seq_len * kv_dim, kv_type == KV_BF16 ? 2 : 4);
+    s->value_cache = xcalloc(slots * seq_len * kv_dim, kv_type == KV_BF16 ? 2 : 4);
 }
 
 static void free_transformer(Transformer *t) {
     RunState *s = &t->s;
     void *bufs[] = {s->x, s->xb, s->xb2, s->hb, s->hb2, s->q, s->att, s->h, s->gate, s->hexit, s->logits,
-                    s->xq, s->xs, s->rope_cos, s->rope_sin, s->inv_freq, s->key_cache, s->value_cache};
+                    s->xq, s->xs, s->rope_cos, s->rope_sin, s->inv_freq, s->k, s->v, s->key_cache, s->value_cache};
     for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++) free(bufs[i]);
     Weights *w = &t->w;
     Mat *stacks[] = {w->wq, w->wk, w->wv, w->wo, w->w_gate, w->w_up, w->w_down};
@@ -336,6 +344,13 @@ static inline float bf16_to_f32(uint16_t b) {
     float f;
     memcpy(&f, &u, 4);
     return f;
+}
+
+static inline uint16_t f32_to_bf16(float f) { // round to nearest even, as torch does
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7FFFFFFF) > 0x7F800000) return (uint16_t)(u >> 16 | 0x40); // NaN stays NaN
+    return (uint16_t)((u + 0x7FFF + ((u >> 16) & 1)) >> 16);
 }
 
 static void rmsnorm(float *out, const float *x, const float *w, int n, float eps) {
@@ -482,8 +497,38 @@ static int exit_step(const float *gate, int stride, int n_steps, float threshold
     return n_steps - 1;
 }
 
-// Causal attention of B new positions (pos..pos+B-1) over one cache slot, heads in parallel.
-static void attention(RunState *s, const Config *c, const float *k_slot, const float *v_slot, int pos, int B) {
+// The cache holds float32 or bf16 values; these read and write rows of either.
+static void kv_store(void *cache, size_t at, const float *x, int n, int kv_type) {
+    if (kv_type == KV_F32) { memcpy((float *)cache + at, x, n * sizeof(float)); return; }
+    uint16_t *dst = (uint16_t *)cache + at;
+    for (int i = 0; i < n; i++) dst[i] = f32_to_bf16(x[i]);
+}
+
+static float kv_dot(const float *q, const void *cache, size_t at, int n, int kv_type) {
+    float sum = 0.0f;
+    if (kv_type == KV_F32) {
+        const float *k = (const float *)cache + at;
+        for (int i = 0; i < n; i++) sum += q[i] * k[i];
+    } else {
+        const uint16_t *k = (const uint16_t *)cache + at;
+        for (int i = 0; i < n; i++) sum += q[i] * bf16_to_f32(k[i]);
+    }
+    return sum;
+}
+
+static void kv_axpy(float *out, float a, const void *cache, size_t at, int n, int kv_type) {
+    if (kv_type == KV_F32) {
+        const float *v = (const float *)cache + at;
+        for (int i = 0; i < n; i++) out[i] += a * v[i];
+    } else {
+        const uint16_t *v = (const uint16_t *)cache + at;
+        for (int i = 0; i < n; i++) out[i] += a * bf16_to_f32(v[i]);
+    }
+}
+
+// Causal attention of B new positions (pos..pos+B-1) over the cache slot that starts at
+// element `slot_at`, heads in parallel.
+static void attention(RunState *s, const Config *c, size_t slot_at, int pos, int B) {
     int hd = c->head_dim, q_dim = c->n_heads * hd, kv_dim = c->n_kv_heads * hd;
     int group = c->n_heads / c->n_kv_heads; // query heads per kv head (GQA)
     float scale = 1.0f / sqrtf((float)hd);
@@ -491,23 +536,16 @@ static void attention(RunState *s, const Config *c, const float *k_slot, const f
 #pragma omp parallel for private(h)
     for (h = 0; h < c->n_heads; h++) {
         float *att = s->att + (size_t)h * s->seq_len;
-        size_t kv_off = (size_t)(h / group) * hd;
+        size_t kv_at = slot_at + (size_t)(h / group) * hd;
         for (int b = 0; b < B; b++) {
             const float *q = s->q + (size_t)b * q_dim + (size_t)h * hd;
             int n_keys = pos + b + 1; // this position and every one before it
-            for (int p = 0; p < n_keys; p++) {
-                const float *kp = k_slot + (size_t)p * kv_dim + kv_off;
-                float score = 0.0f;
-                for (int i = 0; i < hd; i++) score += q[i] * kp[i];
-                att[p] = score * scale;
-            }
+            for (int p = 0; p < n_keys; p++)
+                att[p] = kv_dot(q, s->key_cache, kv_at + (size_t)p * kv_dim, hd, s->kv_type) * scale;
             softmax(att, n_keys);
             float *out = s->xb + (size_t)b * q_dim + (size_t)h * hd;
             memset(out, 0, hd * sizeof(float));
-            for (int p = 0; p < n_keys; p++) {
-                const float *vp = v_slot + (size_t)p * kv_dim + kv_off;
-                for (int i = 0; i < hd; i++) out[i] += att[p] * vp[i];
-            }
+            for (int p = 0; p < n_keys; p++) kv_axpy(out, att[p], s->value_cache, kv_at + (size_t)p * kv_dim, hd, s->kv_type);
         }
     }
 }
@@ -524,20 +562,21 @@ static void layer_forward(Transformer *t, int step, int l, int pos, int B) {
 
     // this (step, layer) pair's slot in the cache: T*L slots, one per pass through a layer
     size_t slot = (size_t)step * c->n_layers + l;
-    float *k_slot = s->key_cache + slot * s->seq_len * kv_dim;
-    float *v_slot = s->value_cache + slot * s->seq_len * kv_dim;
-    float *k = k_slot + (size_t)pos * kv_dim, *v = v_slot + (size_t)pos * kv_dim;
+    size_t slot_at = slot * s->seq_len * kv_dim; // first element of the slot
 
-    // attention: q, k, v from the normed stream; k and v go straight into the cache
+    // attention: q, k, v from the normed stream; the new keys and values join the cache
     for (int b = 0; b < B; b++) rmsnorm(s->xb + (size_t)b * dim, s->x + (size_t)b * dim, norm_att, dim, c->rms_eps);
     matmul(s, c, s->q, s->xb, &w->wq[l], dim, q_dim, B);
-    matmul(s, c, k, s->xb, &w->wk[l], dim, kv_dim, B);
-    matmul(s, c, v, s->xb, &w->wv[l], dim, kv_dim, B);
+    matmul(s, c, s->k, s->xb, &w->wk[l], dim, kv_dim, B);
+    matmul(s, c, s->v, s->xb, &w->wv[l], dim, kv_dim, B);
     for (int b = 0; b < B; b++) {
         rope(s->q + (size_t)b * q_dim, c->n_heads, c->head_dim, s->rope_cos + b * half, s->rope_sin + b * half);
-        rope(k + (size_t)b * kv_dim, c->n_kv_heads, c->head_dim, s->rope_cos + b * half, s->rope_sin + b * half);
+        rope(s->k + (size_t)b * kv_dim, c->n_kv_heads, c->head_dim, s->rope_cos + b * half, s->rope_sin + b * half);
     }
-    attention(s, c, k_slot, v_slot, pos, B);
+    size_t at = slot_at + (size_t)pos * kv_dim;
+    kv_store(s->key_cache, at, s->k, B * kv_dim, s->kv_type);
+    kv_store(s->value_cache, at, s->v, B * kv_dim, s->kv_type);
+    attention(s, c, slot_at, pos, B);
 
     // sandwich norm: the attention output is normed before it joins the residual
     matmul(s, c, s->xb2, s->xb, &w->wo[l], q_dim, dim, B);
@@ -797,7 +836,7 @@ static void usage(void) {
             "  -n <int>    tokens to generate (256)      -c <int>   context length to allocate\n"
             "  -t <float>  temperature, 0 = greedy (1.0) -p <float> top-p (0.9)    -s <int> seed (time)\n"
             "  -u <int>    loop steps to run, 1..T       -x <float> exit threshold (model's default)\n"
-            "  -m <mode>   generate | ids | logits | encode\n"
+            "  -k <type>   kv cache: f32 (exact) | bf16  -m <mode>  generate | ids | logits | encode\n"
             "  -o <path>   output file (stdout)\n");
     exit(1);
 }
@@ -877,7 +916,7 @@ static char *default_tokenizer_path(const char *model_path) {
 
 int main(int argc, char **argv) {
     const char *model_path = NULL, *text = NULL, *ids_arg = NULL, *prompt_file = NULL;
-    const char *tokenizer_path = NULL, *mode = "generate", *out_path = NULL;
+    const char *tokenizer_path = NULL, *mode = "generate", *out_path = NULL, *kv_arg = "f32";
     float temperature = 1.0f, topp = 0.9f, threshold = NAN;
     long steps = 256, seq_len = 0, loop_steps = 0;
     uint64_t seed = 0;
@@ -897,6 +936,7 @@ int main(int argc, char **argv) {
         case 'z': tokenizer_path = val; break;
         case 'm': mode = val; break;
         case 'o': out_path = val; break;
+        case 'k': kv_arg = val; break;
         case 'n': steps = parse_int(flag, val, 0, INT32_MAX); break;
         case 'c': seq_len = parse_int(flag, val, 1, INT32_MAX); break;
         case 'u': loop_steps = parse_int(flag, val, 1, INT32_MAX); break;
@@ -911,6 +951,8 @@ int main(int argc, char **argv) {
     int m_logits = !strcmp(mode, "logits"), m_encode = !strcmp(mode, "encode");
     if (!m_generate && !m_ids && !m_logits && !m_encode)
         fatal("-m: unknown mode '%s' (generate, ids, logits, encode)", mode);
+    int kv_type = !strcmp(kv_arg, "f32") ? KV_F32 : !strcmp(kv_arg, "bf16") ? KV_BF16 : -1;
+    if (kv_type < 0) fatal("-k: unknown cache type '%s' (f32, bf16)", kv_arg);
     if ((text != NULL) + (ids_arg != NULL) + (prompt_file != NULL) > 1) fatal("-i, -I and -f: give only one prompt");
     if (!model_path && !m_encode) fatal("no model file given (usage: ./ouro <model.bin> [options])");
     if (m_encode && ids_arg) fatal("-m encode: takes text (-i or -f), not ids");
@@ -957,8 +999,8 @@ int main(int argc, char **argv) {
         int ctx = seq_len ? (int)seq_len : (c->max_seq_len < 4096 ? c->max_seq_len : 4096);
         if (n_prompt > ctx) fatal("the prompt is %d tokens, longer than the context of %d (-c)", n_prompt, ctx);
         if (loop_steps > c->n_steps) fatal("-u: %ld is more than the model's %d loop steps", loop_steps, c->n_steps);
-        if (seq_len) fprintf(stderr, "kv cache: %d positions x %d slots = %.1f MiB\n", ctx, c->n_steps * c->n_layers, cache_bytes(c, ctx) / 1048576.0);
-        malloc_run_state(&t.s, c, ctx, ctx < 64 ? ctx : 64);
+        if (seq_len) fprintf(stderr, "kv cache: %d positions x %d slots = %.1f MiB\n", ctx, c->n_steps * c->n_layers, cache_bytes(c, ctx, kv_type) / 1048576.0);
+        malloc_run_state(&t.s, c, ctx, ctx < 64 ? ctx : 64, kv_type);
 
         // -u N exits at step N-1 and skips the rest; else the model's own exit rule, as in HF
         ExitRule rule = {c->n_steps, isnan(threshold) ? c->exit_threshold : threshold};

@@ -16,12 +16,6 @@ static int close_to(double a, double b, double tol) { return fabs(a - b) <= tol 
 static uint64_t rng = 0x1234567ULL;
 static float frand(void) { return random_f32(&rng) * 2.0f - 1.0f; } // [-1, 1)
 
-static uint16_t f32_to_bf16(float f) { // round to nearest even
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    return (uint16_t)((u + 0x7FFF + ((u >> 16) & 1)) >> 16);
-}
-
 static void test_rmsnorm_softmax(void) {
     // x = (3, 4): mean(x^2) = 12.5, so y = w * x / sqrt(12.5)
     float x[2] = {3, 4}, w[2] = {1, 2}, y[2];
@@ -170,8 +164,8 @@ static void test_batched_prefill(int weight_type) {
     load_model(&a, path);
     load_model(&b, path);
     unlink(path);
-    malloc_run_state(&a.s, &a.c, 20, 16);
-    malloc_run_state(&b.s, &b.c, 20, 1);
+    malloc_run_state(&a.s, &a.c, 20, 16, KV_F32);
+    malloc_run_state(&b.s, &b.c, 20, 1, KV_F32);
     ExitRule rules[] = {{3, INFINITY}, {3, 0.6f}, {1, INFINITY}, {2, INFINITY}, {3, 0.0f}};
     for (size_t r = 0; r < sizeof(rules) / sizeof(rules[0]); r++) {
         // a: positions 0..4 as one block, then 5..12 as another; b: one position at a time
