@@ -3,8 +3,10 @@ CC ?= gcc
 CFLAGS ?= -O3 -march=native
 WARN = -Wall -Wextra -Wno-unknown-pragmas
 PYTHON ?= python3
+# the real tokenizer, used by the tokenizer and chat tests (never committed)
+TOKENIZER_JSON ?= $(or $(OURO_TOKENIZER_JSON),../shared/tokenizer/tokenizer.json)
 
-.PHONY: all test test-unit test-e2e clean
+.PHONY: all test test-unit test-e2e test-chat clean
 
 all: ouro
 
@@ -19,14 +21,23 @@ ouro_plain: ouro.c
 test_ouro: test_ouro.c ouro.c
 	$(CC) $(CFLAGS) $(WARN) -Wno-unused-function -fopenmp -o $@ test_ouro.c -lm
 
-test: test-unit test-e2e
+build/tokenizer.bin: export.py
+	@mkdir -p build
+	@if [ -f "$(TOKENIZER_JSON)" ]; then $(PYTHON) export.py --tokenizer "$(TOKENIZER_JSON)" $@ >/dev/null; \
+	else echo "no $(TOKENIZER_JSON): tokenizer tests will be skipped"; rm -f $@; fi
 
-test-unit: test_ouro
-	./test_ouro
+test: test-unit test-e2e test-chat
+
+test-unit: test_ouro build/tokenizer.bin
+	$(PYTHON) tests/test_reference.py
+	OURO_TOKENIZER_BIN=build/tokenizer.bin ./test_ouro
 
 test-e2e: ouro ouro_plain
 	$(PYTHON) tests/test_e2e.py --ouro ./ouro --export export.py
 	$(PYTHON) tests/test_e2e.py --ouro ./ouro_plain --export export.py --quick
 
+test-chat: ouro
+	OURO_TOKENIZER_JSON="$(TOKENIZER_JSON)" $(PYTHON) tests/test_chat.py --ouro ./ouro --export export.py
+
 clean:
-	rm -f ouro ouro_plain test_ouro
+	rm -rf ouro ouro_plain test_ouro build

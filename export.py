@@ -372,10 +372,141 @@ def export_model(ckpt, out_path, dtype):
 
 
 # ---------------------------------------------------------------------------
-# tokenizer.bin (TOKENIZER EXPORT PLACEHOLDER)
+# tokenizer.bin: the vocab as raw bytes, the merges by rank, the added tokens
 
-def write_tokenizer(tokenizer_json, out_path):
-    raise ExportError("tokenizer export is not implemented yet")
+TOK_MAGIC = b"OTOK"
+TOK_VERSION = 1
+
+
+def _byte_decoder():
+    """GPT-2 byte-level alphabet: printable Latin-1 bytes stand for themselves, the
+    other 68 bytes are shifted to U+0100.. in byte order.  Returns char -> byte."""
+    keep = list(range(0x21, 0x7F)) + list(range(0xA1, 0xAD)) + list(range(0xAE, 0x100))
+    table = {chr(b): b for b in keep}
+    shift = 0
+    for b in range(256):
+        if b not in keep:
+            table[chr(256 + shift)] = b
+            shift += 1
+    return table
+
+
+def write_tokenizer(tokenizer_json_path, out_path):
+    """Write tokenizer.bin from a byte-level BPE tokenizer.json; refuses a tokenizer that
+    uses a feature ouro.c's encoder does not implement."""
+    try:
+        with open(tokenizer_json_path, "r", encoding="utf-8") as f:
+            tj = json.load(f)
+    except OSError as e:
+        raise ExportError(f"{tokenizer_json_path}: cannot read: {e.strerror}")
+    except ValueError as e:
+        raise ExportError(f"{tokenizer_json_path}: not valid JSON: {e}")
+    if not isinstance(tj, dict):
+        raise ExportError(f"{tokenizer_json_path}: not a tokenizer.json (not a JSON object)")
+
+    # ---- check that the pipeline is the one ouro.c implements
+    def need(cond, what):
+        if not cond:
+            raise ExportError("%s: unsupported tokenizer: %s" % (tokenizer_json_path, what))
+
+    model = tj.get("model") or {}
+    need(model.get("type", "BPE") == "BPE", "model type %r (need BPE)" % model.get("type"))
+    need(not model.get("dropout"), "BPE dropout")
+    need(not model.get("byte_fallback"), "byte_fallback")
+    need(not model.get("continuing_subword_prefix"), "continuing_subword_prefix")
+    need(not model.get("end_of_word_suffix"), "end_of_word_suffix")
+    need(not model.get("ignore_merges"), "ignore_merges")
+    need(tj.get("normalizer") is None, "a normalizer")
+    pt = tj.get("pre_tokenizer") or {}
+    ok_pt = (pt.get("type") == "Sequence" and len(pt.get("pretokenizers", [])) == 2)
+    if ok_pt:
+        d, b = pt["pretokenizers"]
+        ok_pt = (d.get("type") == "Digits" and d.get("individual_digits") is True
+                 and b.get("type") == "ByteLevel" and not b.get("add_prefix_space")
+                 and b.get("use_regex", True) is True)
+    need(ok_pt, "pre_tokenizer must be Sequence[Digits(individual_digits), "
+                "ByteLevel(add_prefix_space=false, use_regex=true)]")
+    pp = tj.get("post_processor")
+    need(pp is None or (pp.get("type") == "ByteLevel"), "post_processor %r" % (pp and pp.get("type")))
+
+    # ---- vocab: byte-level strings -> raw bytes
+    bdec = _byte_decoder()
+    vocab = model.get("vocab") or {}
+    need(len(vocab) > 0, "empty vocab")
+    added = tj.get("added_tokens") or []
+    n_vocab = max(list(vocab.values()) + [a["id"] for a in added]) + 1
+    text = [None] * n_vocab
+    undecodable = set()  # allowed only for added tokens (checked below)
+    for s, i in vocab.items():
+        need(isinstance(i, int) and i >= 0, "bad vocab id %r" % (i,))
+        need(text[i] is None and i not in undecodable, "vocab id %d used twice" % i)
+        if all(c in bdec for c in s):
+            text[i] = bytes(bdec[c] for c in s)
+        else:
+            undecodable.add(i)
+    added_rows = []
+    seen = set()
+    for a in added:
+        need(not a.get("lstrip") and not a.get("rstrip") and not a.get("single_word"),
+             "added token %r with lstrip/rstrip/single_word" % a.get("content"))
+        content = a["content"].encode("utf-8")
+        need(len(content) > 0, "empty added token")
+        need(a["id"] not in seen, "added token id %d twice" % a["id"])
+        seen.add(a["id"])
+        text[a["id"]] = content       # an added token decodes to its content
+        added_rows.append((a["id"], 1 if a.get("special") else 0))
+    for i in undecodable:
+        need(i in seen, "vocab token %d is not in the byte-level alphabet" % i)
+    for i, t in enumerate(text):
+        need(t is not None, "no token with id %d" % i)
+    # Bytes without a single-byte token are legal (this vocab lacks 21 of them): the HF
+    # BPE model, having no unk_token, silently drops such bytes, and so does ouro.c.
+    byte_ids = set(t[0] for i, t in enumerate(text) if len(t) == 1 and i not in seen)
+
+    # ---- merges ("a b" strings or ["a", "b"] pairs); rank = order
+    merges = []
+    for r, m in enumerate(model.get("merges") or []):
+        if isinstance(m, str):
+            parts = m.split(" ")
+            need(len(parts) == 2, "merge %d %r is not 'a b'" % (r, m))
+        else:
+            parts = list(m)
+            need(len(parts) == 2, "merge %d %r is not a pair" % (r, m))
+        a, b = parts
+        need(a in vocab and b in vocab and (a + b) in vocab,
+             "merge %d %r: token not in vocab" % (r, m))
+        merges.append((vocab[a], vocab[b], vocab[a + b]))
+
+    # ---- write
+    blob = b"".join(text)
+    offsets = [0]
+    for t in text:
+        offsets.append(offsets[-1] + len(t))
+    max_len = max(len(t) for t in text)
+    out = bytearray()
+    out += TOK_MAGIC
+    out += struct.pack("<7I", TOK_VERSION, n_vocab, len(merges), len(added_rows),
+                       len(blob), max_len, 0)
+    out += struct.pack("<%dI" % len(offsets), *offsets)
+    for m in merges:
+        out += struct.pack("<3I", *m)
+    for row in added_rows:
+        out += struct.pack("<2I", *row)
+    out += blob
+    tmp = out_path + ".tmp"
+    try:
+        with open(tmp, "wb") as f:
+            f.write(out)
+        os.replace(tmp, out_path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    missing = sorted(set(range(256)) - byte_ids)
+    print(f"wrote {out_path}: {n_vocab} tokens, {len(merges)} merges, {len(added_rows)} added tokens, {len(out)} bytes")
+    if missing:
+        print(f"note: {len(missing)} byte values have no token and are dropped when encoding, "
+              f"as Hugging Face does: {' '.join('%02x' % b for b in missing)}")
 
 
 # ---------------------------------------------------------------------------
@@ -426,6 +557,9 @@ if __name__ == "__main__":
         sys.exit(main(sys.argv[1:]))
     except ExportError as e:
         print(f"export.py: {e}", file=sys.stderr)
+        sys.exit(1)
+    except OSError as e:
+        print(f"export.py: {e.filename}: {e.strerror}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)

@@ -13,6 +13,7 @@ CLI:
         [--generate N]          greedy ids (prompt not included), stop at eos (not emitted)
         [--report]              per position: exit step, top1-top2 gap, exit margin
         [--round-bf16]          round matrix weights to bf16 first (what a bf16 export holds)
+        [--kv-bf16]             round cached keys (after RoPE) / values to bf16 (./ouro -k bf16)
         [--eos E]               override eos id (-1 = never stop)
 
     --exit-step S   = HF exit_at_step=S (0-based, S in 0..T-1) = ./ouro -u S+1
@@ -20,7 +21,7 @@ CLI:
     neither         = config early_exit_threshold (null/absent -> last step)
 
 Importable API (see test_e2e.py):
-    m = Model(ckpt_dir, round_bf16=False)
+    m = Model(ckpt_dir, round_bf16=False, kv_bf16=False)
     st = m.forward(ids)            -> Steps: st.h[pos][t] (normed state), st.g[pos][t] (gate)
     m.logits(ids, exit_step=None, threshold=DEFAULT) -> list of rows (python floats)
     m.generate(ids, n, exit_step=None, threshold=DEFAULT, eos=DEFAULT) -> list of ids
@@ -198,7 +199,7 @@ class Steps:
 
 
 class Model:
-    def __init__(self, ckpt_dir, round_bf16=False):
+    def __init__(self, ckpt_dir, round_bf16=False, kv_bf16=False):
         cfg, tens = load_checkpoint(ckpt_dir)
         self.cfg = cfg
         self.dim = H = int(cfg["hidden_size"])
@@ -223,6 +224,7 @@ class Model:
             eos = eos[0] if eos else None
         self.eos = eos
         self.round_bf16 = round_bf16
+        self.kv_bf16 = kv_bf16  # simulate ./ouro -k bf16: keys (after RoPE) and values rounded
 
         def get(name, shape, matrix):
             if name not in tens:
@@ -299,6 +301,9 @@ class Model:
             Q.append(self.rope(matvec(lw["wq"], h), nh, pos))
             K.append(self.rope(matvec(lw["wk"], h), nkv, pos))
             Vv.append(matvec(lw["wv"], h))
+            if self.kv_bf16:
+                K[-1] = [bf16_round(v) for v in K[-1]]
+                Vv[-1] = [bf16_round(v) for v in Vv[-1]]
         out = []
         for pos in range(n):
             att = [0.0] * (nh * hd)
@@ -441,9 +446,10 @@ def main(argv=None):
     ap.add_argument("--eos", type=int, default=None, help="override eos id (-1: none)")
     ap.add_argument("--report", action="store_true", help="per-position gap/margin report")
     ap.add_argument("--round-bf16", action="store_true")
+    ap.add_argument("--kv-bf16", action="store_true")
     a = ap.parse_args(argv)
     ids = [int(s) for s in a.ids.replace(" ", ",").split(",") if s != ""]
-    m = Model(a.ckpt, round_bf16=a.round_bf16)
+    m = Model(a.ckpt, round_bf16=a.round_bf16, kv_bf16=a.kv_bf16)
     if a.threshold is None:
         thr = DEFAULT
     elif a.threshold.lower() in ("null", "none"):

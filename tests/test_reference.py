@@ -16,6 +16,7 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.dont_write_bytecode = True  # no __pycache__ in the repo
 import make_checkpoint as mc  # noqa: E402
 import reference as ref  # noqa: E402
 
@@ -142,6 +143,10 @@ def main():
     mg.n_kv_heads = mg.n_heads
     mg._cache.clear()
     check(maxrel(mg.logits(ids), lg) < 1e-13, "GQA == MHA with duplicated kv heads")
+
+    # bf16 kv-cache simulation: small but non-zero change
+    ek = maxrel(ref.Model(d1, kv_bf16=True).logits(ids), l1)
+    check(1e-5 < ek < 3e-2, "kv_bf16 reference close to exact (rel %.2e)" % ek)
 
     # 6. causality: logits of a prefix equal the first rows of a longer sequence
     lp = m1.logits(ids[:4])
