@@ -1501,6 +1501,44 @@ static void chat(Transformer *t, const Tokenizer *tok, Sampler *sampler, const c
     free(line);
 }
 
+// Perplexity of a text after each loop step, and with the exit rule. The tokens are scored in
+// chunks of the context length, each from an empty cache: every token after the first of its
+// chunk is predicted from the ones before it.
+static void perplexity(Transformer *t, const int *tokens, int n, float threshold, FILE *out) {
+    const Config *c = &t->c;
+    RunState *s = &t->s;
+    int T = c->n_steps, V = c->vocab_size, dim = c->dim;
+    double *nll = xcalloc(T + 1, sizeof(double)); // summed per step; [T]: the exit rule
+    long scored = 0;
+    for (int start = 0; start < n; start += s->seq_len) {
+        int len = n - start < s->seq_len ? n - start : s->seq_len;
+        for (int done = 0; done < len;) {
+            int B = len - done < s->max_batch ? len - done : s->max_batch;
+            const int *chunk = tokens + start;
+            forward(t, chunk + done, B, done, (ExitRule){T, threshold}, LOGITS_NONE);
+            for (int step = 0; step < T; step++) {
+                matmul(s, c, s->logits, s->h + (size_t)step * B * dim, &t->w.lm_head, dim, V, B);
+                for (int b = 0; b < B; b++) {
+                    if (done + b + 1 >= len) continue; // the chunk's last token predicts nothing
+                    const float *lg = s->logits + (size_t)b * V;
+                    double max = lg[0], sum = 0.0;
+                    for (int i = 1; i < V; i++) max = fmax(max, lg[i]);
+                    for (int i = 0; i < V; i++) sum += exp(lg[i] - max);
+                    double loss = max + log(sum) - lg[chunk[done + b + 1]];
+                    nll[step] += loss;
+                    if (exit_step(s->gate + b, B, T, threshold) == step) nll[T] += loss;
+                    if (step == 0) scored++;
+                }
+            }
+            done += B;
+        }
+    }
+    if (scored == 0) fatal("-m ppl: the text needs at least two tokens");
+    for (int step = 0; step < T; step++) fprintf(out, "step %d: ppl %.4f\n", step + 1, exp(nll[step] / scored));
+    fprintf(out, "exit: ppl %.4f\n", exp(nll[T] / scored));
+    free(nll);
+}
+
 // Writes the logits of every prompt position: float32 little-endian [n_prompt, vocab].
 static void write_logits(Transformer *t, const int *prompt, int n_prompt, ExitRule rule, FILE *out, const char *out_name) {
     for (int pos = 0; pos < n_prompt;) {
@@ -1534,7 +1572,7 @@ static void usage(void) {
             "  -k <type>   kv cache values: f32 (default, exact) or bf16 (half the memory)\n"
             "  -u <int>    loop steps to run, 1..T: exit after step u, skip the rest\n"
             "  -x <float>  exit threshold on the gate's cumulative exit probability (default: the model's)\n"
-            "  -m <mode>   generate (default) | ids | logits | encode | chat\n"
+            "  -m <mode>   generate (default) | ids | logits | encode | chat | ppl\n"
             "  -y <text>   chat: system prompt\n"
             "  -r          chat: open every answer with <think> (Thinking models)\n"
             "  -o <path>   output file, default stdout\n");
@@ -1652,8 +1690,9 @@ int main(int argc, char **argv) {
     }
     int m_generate = !strcmp(mode, "generate"), m_ids = !strcmp(mode, "ids");
     int m_logits = !strcmp(mode, "logits"), m_encode = !strcmp(mode, "encode"), m_chat = !strcmp(mode, "chat");
-    if (!m_generate && !m_ids && !m_logits && !m_encode && !m_chat)
-        fatal("-m: unknown mode '%s' (generate, ids, logits, encode, chat)", mode);
+    int m_ppl = !strcmp(mode, "ppl");
+    if (!m_generate && !m_ids && !m_logits && !m_encode && !m_chat && !m_ppl)
+        fatal("-m: unknown mode '%s' (generate, ids, logits, encode, chat, ppl)", mode);
     if (m_chat && ids_arg) fatal("-m chat: takes text, not ids (-I)");
     int kv_type = !strcmp(kv_arg, "f32") ? KV_F32 : !strcmp(kv_arg, "bf16") ? KV_BF16 : -1;
     if (kv_type < 0) fatal("-k: unknown cache type '%s' (f32, bf16)", kv_arg);
@@ -1701,7 +1740,7 @@ int main(int argc, char **argv) {
             if (prompt[k] >= c->vocab_size) fatal("prompt token %d is not in the model's vocabulary of %d", prompt[k], c->vocab_size);
         if (seq_len > c->max_seq_len) fatal("-c: %ld exceeds the model's max_position_embeddings %d", seq_len, c->max_seq_len);
         int ctx = seq_len ? (int)seq_len : (c->max_seq_len < 4096 ? c->max_seq_len : 4096);
-        if (n_prompt > ctx) fatal("the prompt is %d tokens, longer than the context of %d (-c)", n_prompt, ctx);
+        if (n_prompt > ctx && !m_ppl) fatal("the prompt is %d tokens, longer than the context of %d (-c)", n_prompt, ctx);
         if (loop_steps > c->n_steps) fatal("-u: %ld is more than the model's %d loop steps", loop_steps, c->n_steps);
         if (seq_len) fprintf(stderr, "kv cache: %d positions x %d slots = %.1f MiB\n", ctx, c->n_steps * c->n_layers, cache_bytes(c, ctx, kv_type) / 1048576.0);
         malloc_run_state(&t.s, c, ctx, ctx < 64 ? ctx : 64, kv_type);
@@ -1714,6 +1753,7 @@ int main(int argc, char **argv) {
         Sampler sampler;
         build_sampler(&sampler, c->vocab_size, temperature, topp, seed ? seed : (uint64_t)time(NULL));
         if (m_logits) write_logits(&t, prompt, n_prompt, rule, out, out_path ? out_path : "stdout");
+        else if (m_ppl) perplexity(&t, prompt, n_prompt, rule.steps == c->n_steps ? rule.threshold : c->exit_threshold, out);
         else if (m_chat) chat(&t, &tok, &sampler, system, text, think, (int)steps, rule, stdin, out);
         else generate(&t, m_generate && have_tok ? &tok : NULL, &sampler, prompt, n_prompt, (int)steps, rule, out);
         free_sampler(&sampler);
