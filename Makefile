@@ -6,7 +6,7 @@ PYTHON ?= python3
 # the real tokenizer, used by the tokenizer and chat tests (never committed)
 TOKENIZER_JSON ?= $(or $(OURO_TOKENIZER_JSON),../shared/tokenizer/tokenizer.json)
 
-.PHONY: all test test-unit test-e2e test-chat clean
+.PHONY: all test test-unit test-e2e test-chat bench clean
 
 all: ouro
 
@@ -41,5 +41,20 @@ test-e2e: ouro ouro_plain
 test-chat: ouro
 	OURO_TOKENIZER_JSON="$(TOKENIZER_JSON)" $(PYTHON) tests/test_chat.py --ouro ./ouro --export export.py
 
+# speed on random models of the exact Ouro-1.4B shape (made once, 2.7 GiB bf16 + 1.4 GiB q8);
+# README's numbers come from this
+bench/bench: bench/bench.c ouro.c
+	$(CC) $(CFLAGS) $(WARN) -Wno-unused-function -fopenmp -o $@ bench/bench.c -lm
+
+build/ouro-1.4b-%.bin: bench/random_model.py export.py
+	@mkdir -p build
+	$(PYTHON) bench/random_model.py $@ --dtype $*
+
+bench: bench/bench build/ouro-1.4b-bf16.bin build/ouro-1.4b-q8.bin
+	@echo "$$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $$(nproc) cores, $$(free -g | awk '/Mem:/{print $$2}') GiB"
+	@./bench/bench --header build/ouro-1.4b-bf16.bin
+	@./bench/bench build/ouro-1.4b-q8.bin
+	@./bench/bench build/ouro-1.4b-bf16.bin bf16
+
 clean:
-	rm -rf ouro ouro_plain test_ouro build
+	rm -rf ouro ouro_plain test_ouro bench/bench build
