@@ -40,6 +40,17 @@ static void fatal(const char *fmt, ...) {
     exit(1);
 }
 
+// The file parsers report a problem by writing it into err and returning -1, so that they can
+// be tested and fuzzed on bytes in memory; the loaders turn that into fatal().
+#define ERR_LEN 256
+static int fail(char *err, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, ERR_LEN, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
 static void *xmalloc(size_t n) {
     void *p = malloc(n ? n : 1);
     if (!p) fatal("out of memory (%zu bytes)", n);
@@ -221,10 +232,10 @@ static size_t map_weights(Weights *w, const Config *c, unsigned char *base) {
 
 // Reads and checks the header. Every size is bounded so that no product below can overflow:
 // each dimension <= 2^20 and each matrix <= 2^34 elements.
-static void read_config(Config *c, const unsigned char *h, const char *path) {
-    if (memcmp(h, MODEL_MAGIC, 4) != 0) fatal("%s: not an ouro model file (bad magic)", path);
+static int read_config(Config *c, const unsigned char *h, char *err) {
+    if (memcmp(h, MODEL_MAGIC, 4) != 0) return fail(err, "not an ouro model file (bad magic)");
     int version = rd_i32(h + 4);
-    if (version != MODEL_VERSION) fatal("%s: model format version %d, this program reads version %d", path, version, MODEL_VERSION);
+    if (version != MODEL_VERSION) return fail(err, "model format version %d, this program reads version %d", version, MODEL_VERSION);
     c->dim = rd_i32(h + 8);
     c->hidden_dim = rd_i32(h + 12);
     c->n_layers = rd_i32(h + 16);
@@ -255,18 +266,33 @@ static void read_config(Config *c, const unsigned char *h, const char *path) {
     };
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
         if (fields[i].value < fields[i].lo || fields[i].value > fields[i].hi)
-            fatal("%s: header field %s = %d is out of range [%d, %d]", path, fields[i].name, fields[i].value, fields[i].lo, fields[i].hi);
-    if (c->head_dim % 2) fatal("%s: head_dim %d is odd (RoPE rotates pairs)", path, c->head_dim);
-    if (c->n_heads % c->n_kv_heads) fatal("%s: n_heads %d is not a multiple of n_kv_heads %d", path, c->n_heads, c->n_kv_heads);
-    if ((int64_t)c->n_heads * c->head_dim > (1 << 20)) fatal("%s: n_heads * head_dim is too large", path);
+            return fail(err, "header field %s = %d is out of range [%d, %d]", fields[i].name, fields[i].value, fields[i].lo, fields[i].hi);
+    if (c->head_dim % 2) return fail(err, "head_dim %d is odd (RoPE rotates pairs)", c->head_dim);
+    if (c->n_heads % c->n_kv_heads) return fail(err, "n_heads %d is not a multiple of n_kv_heads %d", c->n_heads, c->n_kv_heads);
+    if ((int64_t)c->n_heads * c->head_dim > (1 << 20)) return fail(err, "n_heads * head_dim is too large");
     if (c->weight_type == W_Q8) {
         if (c->group_size < 1 || c->dim % c->group_size || c->hidden_dim % c->group_size ||
             (c->n_heads * c->head_dim) % c->group_size)
-            fatal("%s: q8 group_size %d does not divide every row length", path, c->group_size);
+            return fail(err, "q8 group_size %d does not divide every row length", c->group_size);
     }
-    if (!(c->rope_theta > 1.0f) || !isfinite(c->rope_theta)) fatal("%s: rope_theta %g is not a number > 1", path, c->rope_theta);
-    if (!(c->rms_eps >= 0.0f) || !isfinite(c->rms_eps)) fatal("%s: rms_norm_eps %g is not a number >= 0", path, c->rms_eps);
-    if (isnan(c->exit_threshold)) fatal("%s: exit_threshold is NaN", path);
+    if (!(c->rope_theta > 1.0f) || !isfinite(c->rope_theta)) return fail(err, "rope_theta %g is not a number > 1", c->rope_theta);
+    if (!(c->rms_eps >= 0.0f) || !isfinite(c->rms_eps)) return fail(err, "rms_norm_eps %g is not a number >= 0", c->rms_eps);
+    if (isnan(c->exit_threshold)) return fail(err, "exit_threshold is NaN");
+    return 0;
+}
+
+// Checks a whole model file in memory and points the weights into it.
+static int parse_model(Transformer *t, unsigned char *data, size_t size, char *err) {
+    if (size < HEADER_SIZE) return fail(err, "file is %zu bytes, too small for the %d-byte header", size, HEADER_SIZE);
+    Config *c = &t->c;
+    if (read_config(c, data, err)) return -1;
+    Weights *w = &t->w;
+    size_t expected = map_weights(w, c, NULL);
+    if (size != expected) return fail(err, "file is %zu bytes but its header implies %zu (truncated or not a model of this shape)", size, expected);
+    Mat **stacks[] = {&w->wq, &w->wk, &w->wv, &w->wo, &w->w_gate, &w->w_up, &w->w_down};
+    for (size_t i = 0; i < sizeof(stacks) / sizeof(stacks[0]); i++) *stacks[i] = xcalloc(c->n_layers, sizeof(Mat));
+    map_weights(w, c, data);
+    return 0;
 }
 
 static void load_model(Transformer *t, const char *path) {
@@ -276,22 +302,12 @@ static void load_model(Transformer *t, const char *path) {
     if (fstat(fd, &st) != 0) fatal("%s: cannot stat: %s", path, strerror(errno));
     if (!S_ISREG(st.st_mode)) fatal("%s: not a regular file", path);
     if (st.st_size < HEADER_SIZE) fatal("%s: file is %lld bytes, too small for the %d-byte header", path, (long long)st.st_size, HEADER_SIZE);
-    unsigned char header[HEADER_SIZE];
-    if (pread(fd, header, HEADER_SIZE, 0) != HEADER_SIZE) fatal("%s: cannot read the header", path);
-    Config *c = &t->c;
-    read_config(c, header, path);
-
-    Weights *w = &t->w;
-    Mat **stacks[] = {&w->wq, &w->wk, &w->wv, &w->wo, &w->w_gate, &w->w_up, &w->w_down};
-    for (size_t i = 0; i < sizeof(stacks) / sizeof(stacks[0]); i++) *stacks[i] = xcalloc(c->n_layers, sizeof(Mat));
-    size_t expected = map_weights(w, c, NULL);
-    if ((uint64_t)st.st_size != expected)
-        fatal("%s: file is %lld bytes but its header implies %zu (truncated or not a model of this shape)", path, (long long)st.st_size, expected);
-    t->size = expected;
+    t->size = (size_t)st.st_size;
     t->map = mmap(NULL, t->size, PROT_READ, MAP_PRIVATE, fd, 0);
     if (t->map == MAP_FAILED) fatal("%s: mmap failed: %s", path, strerror(errno));
     close(fd);
-    map_weights(w, c, t->map);
+    char err[ERR_LEN];
+    if (parse_model(t, t->map, t->size, err)) fatal("%s: %s", path, err);
 }
 
 // The cache is sized by the context the user asks for, not by max_position_embeddings
@@ -900,6 +916,9 @@ static uint64_t tok_hash(uint64_t key) {
 }
 
 /* rank of the merge (left, right), or -1 */
+// fail() for the tokenizer parser: frees what it has built so far
+#define tok_fail(t, err, ...) (fail(err, __VA_ARGS__), free_tokenizer(t), -1)
+
 static int tok_merge_rank(const Tokenizer *t, int left, int right) {
     uint64_t key = (uint64_t)(uint32_t)left << 32 | (uint32_t)right;
     for (uint64_t h = tok_hash(key) & t->mmask;; h = (h + 1) & t->mmask) {
@@ -908,42 +927,27 @@ static int tok_merge_rank(const Tokenizer *t, int left, int right) {
     }
 }
 
-static void load_tokenizer(Tokenizer *t, const char *path) {
-    memset(t, 0, sizeof(*t));
-    FILE *f = fopen(path, "rb");
-    if (!f) fatal("%s: cannot open: %s", path, strerror(errno));
-    /* read the whole file without trusting its reported size */
-    size_t cap = 1 << 20, size = 0;
-    unsigned char *d = xmalloc(cap);
-    for (;;) {
-        if (size == cap) {
-            if (cap > ((size_t)1 << 30)) fatal("%s: file too large for a tokenizer", path);
-            cap *= 2;
-            unsigned char *nd = realloc(d, cap);
-            if (!nd) fatal("out of memory");
-            d = nd;
-        }
-        size_t got = fread(d + size, 1, cap - size, f);
-        size += got;
-        if (got == 0) break;
-    }
-    if (ferror(f)) fatal("%s: read error: %s", path, strerror(errno));
-    fclose(f);
-    t->data = d;
+static void free_tokenizer(Tokenizer *t);
 
-    if (size < 32) fatal("%s: file too short for a tokenizer header (%zu bytes)", path, size);
-    if (memcmp(d, "OTOK", 4) != 0) fatal("%s: not a tokenizer.bin (bad magic)", path);
+// Checks a whole tokenizer.bin in memory (malloc'd; the Tokenizer owns it from here on) and
+// builds the lookup tables. On failure everything is freed.
+static int parse_tokenizer(Tokenizer *t, unsigned char *data, size_t size, char *err) {
+    memset(t, 0, sizeof(*t));
+    t->data = data;
+    unsigned char *d = data;
+    if (size < 32) return tok_fail(t, err, "file too short for a tokenizer header (%zu bytes)", size);
+    if (memcmp(d, "OTOK", 4) != 0) return tok_fail(t, err, "not a tokenizer.bin (bad magic)");
     uint32_t version = tok_u32(d + 4), nv = tok_u32(d + 8), nm = tok_u32(d + 12),
              na = tok_u32(d + 16), tb = tok_u32(d + 20), maxlen = tok_u32(d + 24),
              resv = tok_u32(d + 28);
-    if (version != 1) fatal("%s: unsupported tokenizer version %u (expected 1)", path, version);
-    if (nv == 0 || nv > (1u << 24)) fatal("%s: bad vocab size %u", path, nv);
-    if (nm > (1u << 24)) fatal("%s: bad merge count %u", path, nm);
-    if (na > nv) fatal("%s: bad added-token count %u", path, na);
-    if (resv != 0) fatal("%s: reserved header field is not zero", path);
+    if (version != 1) return tok_fail(t, err, "unsupported tokenizer version %u (expected 1)", version);
+    if (nv == 0 || nv > (1u << 24)) return tok_fail(t, err, "bad vocab size %u", nv);
+    if (nm > (1u << 24)) return tok_fail(t, err, "bad merge count %u", nm);
+    if (na > nv) return tok_fail(t, err, "bad added-token count %u", na);
+    if (resv != 0) return tok_fail(t, err, "reserved header field is not zero");
     uint64_t want = 32 + 4 * ((uint64_t)nv + 1) + 12 * (uint64_t)nm + 8 * (uint64_t)na + tb;
     if (want != size)
-        fatal("%s: size is %zu bytes but the header implies %llu", path, size, (unsigned long long)want);
+        return tok_fail(t, err, "size is %zu bytes but the header implies %llu", size, (unsigned long long)want);
     t->vocab_size = (int)nv; t->n_merges = (int)nm; t->n_added = (int)na;
     t->max_token_len = (int)maxlen;
 
@@ -953,11 +957,11 @@ static void load_tokenizer(Tokenizer *t, const char *path) {
     for (uint32_t i = 0; i <= nv; i++) {
         t->off[i] = tok_u32(p + 4 * (size_t)i);
         if (i == 0 ? t->off[0] != 0 : t->off[i] < t->off[i - 1] || t->off[i] > tb)
-            fatal("%s: bad offset of token %u", path, i);
+            return tok_fail(t, err, "bad offset of token %u", i);
         if (i > 0 && t->off[i] - t->off[i - 1] > longest) longest = t->off[i] - t->off[i - 1];
     }
-    if (t->off[nv] != tb) fatal("%s: token bytes end at %u, header says %u", path, t->off[nv], tb);
-    if (longest != maxlen) fatal("%s: longest token is %u bytes, header says %u", path, longest, maxlen);
+    if (t->off[nv] != tb) return tok_fail(t, err, "token bytes end at %u, header says %u", t->off[nv], tb);
+    if (longest != maxlen) return tok_fail(t, err, "longest token is %u bytes, header says %u", longest, maxlen);
     p += 4 * ((size_t)nv + 1);
     const unsigned char *mp = p;
     p += 12 * (size_t)nm;
@@ -971,10 +975,10 @@ static void load_tokenizer(Tokenizer *t, const char *path) {
     t->added = xmalloc((na ? na : 1) * sizeof(int));
     for (uint32_t i = 0; i < na; i++) {
         uint32_t id = tok_u32(ap + 8 * (size_t)i), flags = tok_u32(ap + 8 * (size_t)i + 4);
-        if (id >= nv) fatal("%s: added token %u has id %u >= vocab size %u", path, i, id, nv);
-        if (flags > 1) fatal("%s: added token %u has bad flags %u", path, i, flags);
-        if (t->kind[id]) fatal("%s: token %u is listed twice as an added token", path, id);
-        if (t->off[id + 1] == t->off[id]) fatal("%s: added token %u is empty", path, id);
+        if (id >= nv) return tok_fail(t, err, "added token %u has id %u >= vocab size %u", i, id, nv);
+        if (flags > 1) return tok_fail(t, err, "added token %u has bad flags %u", i, flags);
+        if (t->kind[id]) return tok_fail(t, err, "token %u is listed twice as an added token", id);
+        if (t->off[id + 1] == t->off[id]) return tok_fail(t, err, "added token %u is empty", id);
         t->kind[id] = flags ? 1 : 2;
         t->added[i] = (int)id;
         t->added_first[t->text[t->off[id]]] = 1;
@@ -997,18 +1001,33 @@ static void load_tokenizer(Tokenizer *t, const char *path) {
     for (uint32_t r = 0; r < nm; r++) {
         uint32_t a = tok_u32(mp + 12 * (size_t)r), b = tok_u32(mp + 12 * (size_t)r + 4),
                  c = tok_u32(mp + 12 * (size_t)r + 8);
-        if (a >= nv || b >= nv || c >= nv) fatal("%s: merge %u has a token id >= %u", path, r, nv);
+        if (a >= nv || b >= nv || c >= nv) return tok_fail(t, err, "merge %u has a token id >= %u", r, nv);
         uint32_t la = t->off[a + 1] - t->off[a], lb = t->off[b + 1] - t->off[b];
         if (t->off[c + 1] - t->off[c] != la + lb ||
             memcmp(t->text + t->off[c], t->text + t->off[a], la) != 0 ||
             memcmp(t->text + t->off[c] + la, t->text + t->off[b], lb) != 0)
-            fatal("%s: merge %u: token %u is not token %u + token %u", path, r, c, a, b);
+            return tok_fail(t, err, "merge %u: token %u is not token %u + token %u", r, c, a, b);
         t->merge[3 * r] = (int)a; t->merge[3 * r + 1] = (int)b; t->merge[3 * r + 2] = (int)c;
         uint64_t key = (uint64_t)a << 32 | b, h = tok_hash(key) & t->mmask;
         while (t->mkey[h] != ~(uint64_t)0 && t->mkey[h] != key) h = (h + 1) & t->mmask;
         t->mkey[h] = key;
         t->mrank[h] = (int)r;
     }
+    return 0;
+}
+
+static void load_tokenizer(Tokenizer *t, const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) fatal("%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) fatal("%s: not a regular file", path);
+    if (st.st_size > (1 << 30)) fatal("%s: file too large for a tokenizer", path);
+    unsigned char *data = xmalloc((size_t)st.st_size);
+    size_t size = fread(data, 1, (size_t)st.st_size, f);
+    if (ferror(f) || size != (size_t)st.st_size) fatal("%s: read error", path);
+    fclose(f);
+    char err[ERR_LEN];
+    if (parse_tokenizer(t, data, size, err)) fatal("%s: %s", path, err);
 }
 
 static void free_tokenizer(Tokenizer *t) {
