@@ -255,18 +255,19 @@ static int read_config(Config *c, const unsigned char *h, char *err) {
     c->exit_threshold = rd_f32(h + 72);
     c->exit_step = rd_i32(h + 76);
 
-    const struct { const char *name; int value, lo, hi; } fields[] = {
+    // long long: vocab_size - 1 and n_steps - 1 are computed before those fields are checked
+    const struct { const char *name; long long value, lo, hi; } fields[] = {
         {"dim", c->dim, 1, 1 << 20},          {"hidden_dim", c->hidden_dim, 1, 1 << 20},
         {"n_layers", c->n_layers, 1, 1024},   {"n_heads", c->n_heads, 1, 4096},
         {"n_kv_heads", c->n_kv_heads, 1, 4096}, {"head_dim", c->head_dim, 2, 1 << 16},
         {"vocab_size", c->vocab_size, 1, 1 << 24}, {"max_seq_len", c->max_seq_len, 1, 1 << 24},
         {"n_steps", c->n_steps, 1, 64},       {"tied", c->tied, 0, 1},
-        {"bos_id", c->bos_id, -1, c->vocab_size - 1}, {"eos_id", c->eos_id, -1, c->vocab_size - 1},
-        {"weight_type", c->weight_type, W_F32, W_Q8}, {"exit_step", c->exit_step, -1, c->n_steps - 1},
+        {"bos_id", c->bos_id, -1, c->vocab_size - 1LL}, {"eos_id", c->eos_id, -1, c->vocab_size - 1LL},
+        {"weight_type", c->weight_type, W_F32, W_Q8}, {"exit_step", c->exit_step, -1, c->n_steps - 1LL},
     };
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
         if (fields[i].value < fields[i].lo || fields[i].value > fields[i].hi)
-            return fail(err, "header field %s = %d is out of range [%d, %d]", fields[i].name, fields[i].value, fields[i].lo, fields[i].hi);
+            return fail(err, "header field %s = %lld is out of range [%lld, %lld]", fields[i].name, fields[i].value, fields[i].lo, fields[i].hi);
     if (c->head_dim % 2) return fail(err, "head_dim %d is odd (RoPE rotates pairs)", c->head_dim);
     if (c->n_heads % c->n_kv_heads) return fail(err, "n_heads %d is not a multiple of n_kv_heads %d", c->n_heads, c->n_kv_heads);
     if ((int64_t)c->n_heads * c->head_dim > (1 << 20)) return fail(err, "n_heads * head_dim is too large");
@@ -431,7 +432,12 @@ static void quantize_q8(int8_t *q, float *s, const float *x, size_t n, int gs) {
         for (int j = 0; j < gs; j++) amax = fmaxf(amax, fabsf(xg[j]));
         float scale = amax / 127.0f;
         s[g] = scale;
-        for (int j = 0; j < gs; j++) q[g * gs + j] = scale > 0.0f ? (int8_t)roundf(xg[j] / scale) : 0;
+        for (int j = 0; j < gs; j++) {
+            // clamped: NaN or infinite activations, or a subnormal scale, would make the cast
+            // to int8 undefined (and amax / scale can exceed 127 when the scale is subnormal)
+            float v = scale > 0.0f ? roundf(xg[j] / scale) : 0.0f;
+            q[g * gs + j] = (int8_t)(v >= 127.0f ? 127.0f : v <= -127.0f ? -127.0f : v == v ? v : 0.0f);
+        }
     }
 }
 
@@ -1365,6 +1371,7 @@ static int sample_topp(const float *p, int n, float topp, ProbIndex *pi, float c
     float cutoff = (1.0f - topp) / (n - 1 > 0 ? n - 1 : 1);
     for (int i = 0; i < n; i++)
         if (p[i] >= cutoff) { pi[n0].index = i; pi[n0].prob = p[i]; n0++; }
+    if (n0 == 0) return argmax(p, n); // NaN probabilities (NaN or infinite logits): no nucleus
     qsort(pi, n0, sizeof(ProbIndex), compare_prob_desc);
     float cum = 0.0f;
     int last = n0 - 1;
@@ -1392,8 +1399,11 @@ static void free_sampler(Sampler *s) { free(s->probindex); }
 
 // Picks the next token; scales the logits in place.
 static int sample(Sampler *s, float *logits) {
-    if (s->temperature == 0.0f) return argmax(logits, s->vocab_size);
-    for (int i = 0; i < s->vocab_size; i++) logits[i] /= s->temperature;
+    int best = argmax(logits, s->vocab_size);
+    if (s->temperature == 0.0f) return best;
+    // (x - max) / T <= 0: a tiny temperature gives -inf and 0, never inf - inf = NaN
+    float max = logits[best];
+    for (int i = 0; i < s->vocab_size; i++) logits[i] = (logits[i] - max) / s->temperature;
     softmax(logits, s->vocab_size);
     float coin = random_f32(&s->rng_state);
     if (s->topp <= 0.0f || s->topp >= 1.0f) return sample_mult(logits, s->vocab_size, coin);
@@ -1496,6 +1506,8 @@ static void chat(Transformer *t, const Tokenizer *tok, Sampler *sampler, const c
         int *ids = xcalloc(strlen(text) + 1, sizeof(int));
         int n_ids = encode(tok, text, strlen(text), ids, (int)strlen(text) + 1);
         free(text);
+        for (int k = 0; k < n_ids; k++) // a tokenizer with more tokens than the model
+            if (ids[k] >= t->c.vocab_size) fatal("prompt token %d is not in the model's vocabulary of %d", ids[k], t->c.vocab_size);
         if (pos + n_ids >= t->s.seq_len) {
             free(ids);
             fprintf(stderr, "ouro: the context of %d positions is full; ending the chat (a larger -c gives more)\n", t->s.seq_len);
