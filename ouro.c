@@ -26,6 +26,12 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#if defined(__AVX2__) || defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 // ----------------------------------------------------------------------------
 // errors: one line on stderr, exit status 1
@@ -393,9 +399,11 @@ static void softmax(float *x, int n) {
 }
 
 // Matrix products out[B, d] = x[B, n] W^T for a weight W[d, n] (PyTorch's Linear layout).
-// Rows of W are split across threads; every row is read once for all B positions.
+// Rows of W are split across threads; every row is read once for all B positions. A build with
+// fast kernels may not call these: test_ouro.c still compares the two.
+#define PLAIN_KERNEL __attribute__((unused)) static
 
-static void matmul_f32_plain(float *out, const float *x, const float *w, int n, int d, int B) {
+PLAIN_KERNEL void matmul_f32_plain(float *out, const float *x, const float *w, int n, int d, int B) {
     int i;
 #pragma omp parallel for private(i)
     for (i = 0; i < d; i++) {
@@ -409,7 +417,7 @@ static void matmul_f32_plain(float *out, const float *x, const float *w, int n, 
     }
 }
 
-static void matmul_bf16_plain(float *out, const float *x, const uint16_t *w, int n, int d, int B) {
+PLAIN_KERNEL void matmul_bf16_plain(float *out, const float *x, const uint16_t *w, int n, int d, int B) {
     int i;
 #pragma omp parallel for private(i)
     for (i = 0; i < d; i++) {
@@ -441,7 +449,7 @@ static void quantize_q8(int8_t *q, float *s, const float *x, size_t n, int gs) {
     }
 }
 
-static void matmul_q8_plain(float *out, const int8_t *xq, const float *xs, const int8_t *w, const float *ws,
+PLAIN_KERNEL void matmul_q8_plain(float *out, const int8_t *xq, const float *xs, const int8_t *w, const float *ws,
                             int n, int d, int B, int gs) {
     int i;
 #pragma omp parallel for private(i)
@@ -462,10 +470,625 @@ static void matmul_q8_plain(float *out, const int8_t *xq, const float *xs, const
     }
 }
 
-// FAST KERNELS GO HERE
+// Fast kernels, chosen at compile time: AVX-512 (F, and BW/VL/VNNI for q8), else AVX2+FMA,
+// else the plain ones above. They compute the same sums in float32 (q8: the same exact integer
+// group sums), only in another order. B = 1 is decoding: every weight is read once per token,
+// so the speed is the memory bandwidth and the kernel only has to keep enough loads in flight.
+// B > 1 is the prompt: each weight serves B positions, so a panel of W is widened to fp32 once
+// and reused from L1 for every position (a small GEMM), bound by the FMA units instead.
+
+// Below this many multiply-adds a product runs on one thread: waking the others costs more.
+#define PAR_MIN (1 << 18)
+
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+#define HAVE_SIMD 1
+#define INLINE static inline __attribute__((always_inline))
+
+// This thread's share [*lo, *hi) of d rows: contiguous, cut at multiples of `unit` rows.
+static void thread_rows(int d, int unit, int *lo, int *hi) {
+#ifdef _OPENMP
+    int nt = omp_get_num_threads(), id = omp_get_thread_num();
+#else
+    int nt = 1, id = 0;
+#endif
+    long units = (d + unit - 1) / unit;
+    long a = units * id / nt * unit, b = units * (id + 1) / nt * unit;
+    *lo = a < d ? (int)a : d;
+    *hi = b < d ? (int)b : d;
+}
+
+static void *xmalloc64(size_t bytes) { // 64-byte aligned scratch for the packed operands
+    void *p = NULL;
+    if (posix_memalign(&p, 64, bytes ? bytes : 64)) fatal("out of memory (%zu bytes)", bytes);
+    return p;
+}
+
+
+// A thin vector layer so one GEMV and one GEMM serve AVX-512 (16 floats) and AVX2 (8 floats).
+#if defined(__AVX512F__)
+#define VW 16
+typedef __m512 vf;
+INLINE vf v_zero(void) { return _mm512_setzero_ps(); }
+INLINE vf v_load(const float *p) { return _mm512_loadu_ps(p); }
+INLINE void v_store(float *p, vf v) { _mm512_storeu_ps(p, v); }
+INLINE vf v_set1(float f) { return _mm512_set1_ps(f); }
+INLINE vf v_fma(vf a, vf b, vf c) { return _mm512_fmadd_ps(a, b, c); }
+INLINE float v_sum(vf v) { return _mm512_reduce_add_ps(v); }
+// bf16 is the top half of an fp32: widen to 32 bits and shift
+INLINE vf v_load_bf16(const uint16_t *p) {
+    __m512i u = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)p));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(u, 16));
+}
+// 16x16 transpose: r[i] holds row i; afterwards r[j] holds column j
+INLINE void v_transpose(vf r[16]) {
+    vf t[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) { // within each 128-bit lane: r[i+j] = column j of rows i..i+3
+        __m512d a = _mm512_castps_pd(t[i]), b = _mm512_castps_pd(t[i + 1]);
+        __m512d c = _mm512_castps_pd(t[i + 2]), e = _mm512_castps_pd(t[i + 3]);
+        r[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+        r[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+        r[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, e));
+        r[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, e));
+    }
+    for (int j = 0; j < 4; j++) { // then gather the 128-bit lanes
+        t[j] = _mm512_shuffle_f32x4(r[j], r[4 + j], 0x88);
+        t[j + 4] = _mm512_shuffle_f32x4(r[j], r[4 + j], 0xDD);
+        t[j + 8] = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0x88);
+        t[j + 12] = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0xDD);
+    }
+    for (int j = 0; j < 4; j++) {
+        r[j] = _mm512_shuffle_f32x4(t[j], t[j + 8], 0x88);
+        r[j + 8] = _mm512_shuffle_f32x4(t[j], t[j + 8], 0xDD);
+        r[j + 4] = _mm512_shuffle_f32x4(t[j + 4], t[j + 12], 0x88);
+        r[j + 12] = _mm512_shuffle_f32x4(t[j + 4], t[j + 12], 0xDD);
+    }
+}
+#ifndef GEMM_MR
+#define GEMM_MR 8  // positions per micro-tile (broadcast operand)
+#define GEMM_NV 2  // vectors of rows per micro-tile: 8 x 32 outputs in 16 accumulators
+#endif
+#else
+#define VW 8
+typedef __m256 vf;
+INLINE vf v_zero(void) { return _mm256_setzero_ps(); }
+INLINE vf v_load(const float *p) { return _mm256_loadu_ps(p); }
+INLINE void v_store(float *p, vf v) { _mm256_storeu_ps(p, v); }
+INLINE vf v_set1(float f) { return _mm256_set1_ps(f); }
+INLINE vf v_fma(vf a, vf b, vf c) { return _mm256_fmadd_ps(a, b, c); }
+INLINE float v_sum(vf v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+}
+INLINE vf v_load_bf16(const uint16_t *p) {
+    __m256i u = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(u, 16));
+}
+INLINE void v_transpose(vf r[8]) {
+    vf t[8], s[8];
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4) {
+        s[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+        s[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+        s[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        s[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+    for (int j = 0; j < 4; j++) {
+        r[j] = _mm256_permute2f128_ps(s[j], s[j + 4], 0x20);
+        r[j + 4] = _mm256_permute2f128_ps(s[j], s[j + 4], 0x31);
+    }
+}
+#define GEMM_MR 6  // 6 x 16 outputs in 12 of the 16 registers
+#define GEMM_NV 2
+#endif
+#define GEMM_NR (GEMM_NV * VW) // rows per panel
+#ifndef GEMM_PREFETCH
+#define GEMM_PREFETCH 1
+#endif
+#ifndef GEMM_KC
+#define GEMM_KC 256            // columns per panel: NR x KC floats = 32 KiB stays in L1
+#endif
+
+enum { WT_F32, WT_BF16 }; // the weight types the float kernels read (a constant in each caller)
+
+INLINE vf load_w(const void *w, int wt, size_t i) {
+    return wt == WT_BF16 ? v_load_bf16((const uint16_t *)w + i) : v_load((const float *)w + i);
+}
+INLINE float scalar_w(const void *w, int wt, size_t i) {
+    return wt == WT_BF16 ? bf16_to_f32(((const uint16_t *)w)[i]) : ((const float *)w)[i];
+}
+
+// --- GEMV: few positions. R rows x T positions of dot products; each weight vector is loaded and
+// widened once for the T positions. Leftover columns (n not a multiple of VW) are done in scalar.
+INLINE void gemv_tile(float *out, int d, const float *x, const void *w, int wt, int n, int R, int T) {
+    vf acc[4][4];
+    for (int r = 0; r < R; r++)
+        for (int t = 0; t < T; t++) acc[r][t] = v_zero();
+    int k = 0;
+    for (; k + VW <= n; k += VW) {
+        vf wv[4];
+        for (int r = 0; r < R; r++) wv[r] = load_w(w, wt, (size_t)r * n + k);
+        for (int t = 0; t < T; t++) {
+            vf xv = v_load(x + (size_t)t * n + k);
+            for (int r = 0; r < R; r++) acc[r][t] = v_fma(wv[r], xv, acc[r][t]);
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int t = 0; t < T; t++) {
+            float s = v_sum(acc[r][t]);
+            for (int j = k; j < n; j++) s += scalar_w(w, wt, (size_t)r * n + j) * x[(size_t)t * n + j];
+            out[(size_t)t * d + r] = s;
+        }
+}
+
+#define GEMV_T 4 // positions per pass over the weights
+#define GEMV_R(T) ((T) == 1 || VW == 16 ? 4 : 2) // rows per tile: keeps AVX2 within 16 registers
+
+INLINE void gemv_tiles(float *out, int d, const float *x, const void *w, int wt, int n, int i0, int i1, int T) {
+    const int R = GEMV_R(T);
+    size_t esize = wt == WT_BF16 ? 2 : 4;
+    const char *wb = (const char *)w;
+    int i = i0;
+    for (; i + R <= i1; i += R) gemv_tile(out + i, d, x, wb + (size_t)i * n * esize, wt, n, R, T);
+    for (; i < i1; i++) gemv_tile(out + i, d, x, wb + (size_t)i * n * esize, wt, n, 1, T);
+}
+
+// rows [lo, hi) for all B positions, T at a time; for B > T the rows go in blocks small enough to
+// stay in L2 while every group of positions passes over them
+INLINE void gemv_rows(float *out, const float *x, const void *w, int wt, int n, int d, int B, int lo, int hi) {
+    size_t esize = wt == WT_BF16 ? 2 : 4;
+    int rb = hi - lo;
+    if (B > GEMV_T) {
+        rb = (int)((512 * 1024) / ((size_t)n * esize)) / 4 * 4;
+        if (rb < 4) rb = 4;
+    }
+    for (int i0 = lo; i0 < hi; i0 += rb) {
+        int i1 = i0 + rb < hi ? i0 + rb : hi;
+        for (int b = 0; b < B; b += GEMV_T) {
+            float *o = out + (size_t)b * d;
+            const float *xb = x + (size_t)b * n;
+            switch (B - b < GEMV_T ? B - b : GEMV_T) {
+            case 1: gemv_tiles(o, d, xb, w, wt, n, i0, i1, 1); break;
+            case 2: gemv_tiles(o, d, xb, w, wt, n, i0, i1, 2); break;
+            case 3: gemv_tiles(o, d, xb, w, wt, n, i0, i1, 3); break;
+            default: gemv_tiles(o, d, xb, w, wt, n, i0, i1, 4); break;
+            }
+        }
+    }
+}
+
+// --- GEMM: many positions. A panel of NR rows x KC columns of W is widened to fp32 and transposed
+// ([k][NR]) once, then every group of MR positions runs over it: per column k, NV vector loads of
+// the panel and MR broadcasts of x feed MR*NV FMAs into registers.
+
+// The cache lines of the next panel's weights, fetched into L2 a few at a time while the current
+// panel is in use: packing straight from DRAM would wait on 32 short strided reads at once, and a
+// burst of prefetches would stall on the line fill buffers just as badly.
+typedef struct {
+    const char *p; // first row of the next panel
+    size_t ld;     // row stride in bytes
+    int lpr;       // lines per row (rounded up, allowing for misalignment)
+    int next, end; // lines left to fetch: [next, end) of rows * lpr
+} Prefetch;
+
+INLINE void prefetch_some(Prefetch *pf, int count) {
+    for (; count > 0 && pf->next < pf->end; count--, pf->next++)
+        _mm_prefetch(pf->p + (size_t)(pf->next / pf->lpr) * pf->ld + (size_t)(pf->next % pf->lpr) * 64, _MM_HINT_T1);
+}
+
+// xp: the positions, packed [k][MR] (zero for missing ones); p: the panel [k][NR];
+// c: the MR x NR tile of out with row stride ldc, accumulated into unless init.
+static inline void gemm_micro(const float *xp, const float *p, int kc, float *c, int ldc, int init, Prefetch *pf,
+                              int every) {
+    vf acc[GEMM_MR][GEMM_NV];
+    for (int i = 0; i < GEMM_MR; i++)
+        for (int v = 0; v < GEMM_NV; v++) acc[i][v] = init ? v_zero() : v_load(c + (size_t)i * ldc + v * VW);
+    for (int k = 0, left = every; k < kc; k++) {
+        if (--left == 0) {
+            left = every;
+            prefetch_some(pf, 1);
+        }
+        vf wv[GEMM_NV];
+        for (int v = 0; v < GEMM_NV; v++) wv[v] = v_load(p + (size_t)k * GEMM_NR + v * VW);
+        for (int i = 0; i < GEMM_MR; i++) {
+            vf xv = v_set1(xp[(size_t)k * GEMM_MR + i]);
+            for (int v = 0; v < GEMM_NV; v++) acc[i][v] = v_fma(wv[v], xv, acc[i][v]);
+        }
+    }
+    for (int i = 0; i < GEMM_MR; i++)
+        for (int v = 0; v < GEMM_NV; v++) v_store(c + (size_t)i * ldc + v * VW, acc[i][v]);
+}
+
+// Panel of `rows` (<= NR; the rest zero) rows x kc columns starting at w, row stride n -> p[kc][NR].
+INLINE void gemm_pack(float *p, const void *w, int wt, int n, int rows, int kc) {
+    for (int h = 0; h < GEMM_NV; h++)
+        for (int k = 0; k < kc; k += VW) {
+            int kn = kc - k < VW ? kc - k : VW;
+            vf r[VW];
+            for (int j = 0; j < VW; j++) {
+                int row = h * VW + j;
+                size_t at = (size_t)row * n + k;
+                if (row >= rows) r[j] = v_zero();
+                else if (kn == VW) r[j] = load_w(w, wt, at);
+                else { // the last columns: through a zero-padded buffer
+                    float tmp[VW] = {0};
+                    for (int e = 0; e < kn; e++) tmp[e] = scalar_w(w, wt, at + e);
+                    r[j] = v_load(tmp);
+                }
+            }
+            v_transpose(r);
+            for (int j = 0; j < kn; j++) v_store(p + (size_t)(k + j) * GEMM_NR + h * VW, r[j]);
+        }
+}
+
+INLINE void gemm(float *out, const float *x, const void *w, int wt, int n, int d, int B) {
+    size_t esize = wt == WT_BF16 ? 2 : 4;
+    int nb = (B + GEMM_MR - 1) / GEMM_MR;
+    float *xp = xmalloc64((size_t)nb * n * GEMM_MR * sizeof(float)); // x as [block][k][MR]
+    int nkbs = (n + GEMM_KC - 1) / GEMM_KC, kcb = ((n + nkbs - 1) / nkbs + 15) / 16 * 16; // equal blocks
+#pragma omp parallel if ((double)n * d * B > PAR_MIN)
+    {
+        int tb;
+#pragma omp for
+        for (tb = 0; tb < nb; tb++)
+            for (int i = 0; i < GEMM_MR; i++) {
+                int b = tb * GEMM_MR + i;
+                float *dst = xp + (size_t)tb * n * GEMM_MR + i;
+                for (int k = 0; k < n; k++) dst[(size_t)k * GEMM_MR] = b < B ? x[(size_t)b * n + k] : 0.0f;
+            }
+        // (implicit barrier: every thread needs all of xp)
+        float *panel = xmalloc64((size_t)kcb * GEMM_NR * sizeof(float));
+        float tile[GEMM_MR * GEMM_NR] __attribute__((aligned(64)));
+        int lo, hi;
+        thread_rows(d, GEMM_NR, &lo, &hi);
+        for (int kb = 0; kb < n; kb += kcb) {
+            int kc = n - kb < kcb ? n - kb : kcb;
+            for (int r0 = lo; r0 < hi; r0 += GEMM_NR) {
+                int rows = hi - r0 < GEMM_NR ? hi - r0 : GEMM_NR;
+                gemm_pack(panel, (const char *)w + ((size_t)r0 * n + kb) * esize, wt, n, rows, kc);
+                int nr0 = r0 + GEMM_NR, nkb = kb; // the next panel
+                if (nr0 >= hi) nr0 = lo, nkb = kb + kcb;
+                int nrows = hi - nr0 < GEMM_NR ? hi - nr0 : GEMM_NR, nkc = n - nkb < kcb ? n - nkb : kcb;
+                Prefetch pf = {(const char *)w + ((size_t)nr0 * n + nkb) * esize, (size_t)n * esize,
+                               (int)(nkc * esize / 64) + 2, 0, nkb < n && GEMM_PREFETCH ? nrows * ((int)(nkc * esize / 64) + 2) : 0};
+                int every = pf.end ? (int)((long)kc * nb / pf.end) : kc + 1; // k steps between prefetches
+                if (every < 1) every = 1;
+                for (tb = 0; tb < nb; tb++) {
+                    int b0 = tb * GEMM_MR, mr = B - b0 < GEMM_MR ? B - b0 : GEMM_MR;
+                    float *c = out + (size_t)b0 * d + r0;
+                    const float *xt = xp + ((size_t)tb * n + kb) * GEMM_MR;
+                    if (tb == nb - 1) prefetch_some(&pf, pf.end); // whatever is left
+                    if (mr == GEMM_MR && rows == GEMM_NR) {
+                        gemm_micro(xt, panel, kc, c, d, kb == 0, &pf, every);
+                        continue;
+                    }
+                    // an edge tile (last positions or last rows): accumulate in a full-size copy
+                    for (int i = 0; i < GEMM_MR; i++)
+                        for (int j = 0; j < GEMM_NR; j++)
+                            tile[i * GEMM_NR + j] = i < mr && j < rows && kb > 0 ? c[(size_t)i * d + j] : 0.0f;
+                    gemm_micro(xt, panel, kc, tile, GEMM_NR, 0, &pf, every);
+                    for (int i = 0; i < mr; i++)
+                        for (int j = 0; j < rows; j++) c[(size_t)i * d + j] = tile[i * GEMM_NR + j];
+                }
+            }
+        }
+        free(panel);
+    }
+    free(xp);
+}
+
+// From this many positions on, packing the weights pays for itself.
+#define GEMM_MIN_B 8
+
+INLINE void matmul_float(float *out, const float *x, const void *w, int wt, int n, int d, int B) {
+    if (B >= GEMM_MIN_B) {
+        gemm(out, x, w, wt, n, d, B);
+        return;
+    }
+#pragma omp parallel if ((double)n * d * B > PAR_MIN)
+    {
+        int lo, hi;
+        thread_rows(d, 4, &lo, &hi);
+        gemv_rows(out, x, w, wt, n, d, B, lo, hi);
+    }
+}
+
+static void matmul_f32_fast(float *out, const float *x, const float *w, int n, int d, int B) {
+    matmul_float(out, x, w, WT_F32, n, d, B);
+}
+
+static void matmul_bf16_fast(float *out, const float *x, const uint16_t *w, int n, int d, int B) {
+    matmul_float(out, x, w, WT_BF16, n, d, B);
+}
+
+// --- q8. Each group's dot product is summed in int32 exactly as in the plain kernel; only the
+// order in which the scaled group sums are added up differs.
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__)
+#define HAVE_Q8_SIMD 1
+#define Q8_GS_OK(gs) 1
+// vpdpbusd multiplies unsigned by signed bytes: the weights are flipped to unsigned
+// (w ^ 0x80 == w + 128) and 128 * sum(x) of the group is subtracted afterwards. Exact for any int8.
+typedef __m512i qv;
+INLINE qv q8_zero(void) { return _mm512_setzero_si512(); }
+// int32 partial sums of one group (gs values at w and at x + t*xstride) for T positions
+INLINE void q8_group(qv v[4], const int8_t *w, const int8_t *x, size_t xstride, int gs, int T) {
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    for (int t = 0; t < T; t++) v[t] = _mm512_setzero_si512();
+    for (int c = 0; c < gs; c += 64) {
+        __mmask64 m = gs - c >= 64 ? ~0ULL : ~0ULL >> (64 - (gs - c)); // masked bytes read as 0
+        __m512i wv = _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, w + c), flip);
+        for (int t = 0; t < T; t++)
+            v[t] = _mm512_dpbusd_epi32(v[t], wv, _mm512_maskz_loadu_epi8(m, x + t * xstride + c));
+    }
+}
+INLINE __m256i q8_fold(qv v) { return _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1)); }
+INLINE int32_t q8_sum(qv v) { return _mm512_reduce_add_epi32(v); }
+#define Q8_FLIP 128 // what q8_group adds per unit of sum(x)
+#elif defined(__AVX2__)
+#define HAVE_Q8_SIMD 1
+#define Q8_GS_OK(gs) ((gs) % 16 == 0)
+// bytes widened to int16 and multiplied pairwise into int32 (vpmaddwd): exact for any int8.
+typedef __m256i qv;
+INLINE qv q8_zero(void) { return _mm256_setzero_si256(); }
+INLINE void q8_group(qv v[4], const int8_t *w, const int8_t *x, size_t xstride, int gs, int T) {
+    for (int t = 0; t < T; t++) v[t] = _mm256_setzero_si256();
+    for (int c = 0; c < gs; c += 16) {
+        __m256i wv = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(w + c)));
+        for (int t = 0; t < T; t++) {
+            __m256i xv = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(x + t * xstride + c)));
+            v[t] = _mm256_add_epi32(v[t], _mm256_madd_epi16(wv, xv));
+        }
+    }
+}
+INLINE __m256i q8_fold(qv v) { return v; }
+INLINE int32_t q8_sum(qv v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+    return _mm_cvtsi128_si32(_mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1)));
+}
+#define Q8_FLIP 0
+#endif
+
+#ifdef HAVE_Q8_SIMD
+// [sum(a) sum(b) sum(c) sum(d)] of four int32 vectors
+INLINE __m128i hsum4_epi32(__m256i a, __m256i b, __m256i c, __m256i d) {
+    __m256i s = _mm256_hadd_epi32(_mm256_hadd_epi32(a, b), _mm256_hadd_epi32(c, d));
+    return _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+}
+
+// One row against T positions: groups four at a time, so the four group sums come out as one
+// vector to convert and scale. corr[t][g] = Q8_FLIP * sum of x's group.
+INLINE void gemv_q8_row(float *out, int d, const int8_t *xq, const float *xs, const int32_t *corr,
+                        const int8_t *w, const float *ws, int n, int gs, int T) {
+    int ng = n / gs, g = 0;
+    __m128 acc[4];
+    float tail[4] = {0};
+    for (int t = 0; t < T; t++) acc[t] = _mm_setzero_ps();
+    for (; g + 4 <= ng; g += 4) {
+        qv v[4][4]; // [group][position]
+        for (int q = 0; q < 4; q++) q8_group(v[q], w + (size_t)(g + q) * gs, xq + (size_t)(g + q) * gs, n, gs, T);
+        __m128 sw = _mm_loadu_ps(ws + g);
+        for (int t = 0; t < T; t++) {
+            __m128i s = hsum4_epi32(q8_fold(v[0][t]), q8_fold(v[1][t]), q8_fold(v[2][t]), q8_fold(v[3][t]));
+            s = _mm_sub_epi32(s, _mm_loadu_si128((const __m128i *)(corr + (size_t)t * ng + g)));
+            __m128 f = _mm_mul_ps(_mm_mul_ps(_mm_cvtepi32_ps(s), sw), _mm_loadu_ps(xs + (size_t)t * ng + g));
+            acc[t] = _mm_add_ps(acc[t], f);
+        }
+    }
+    for (; g < ng; g++) {
+        qv v[4];
+        q8_group(v, w + (size_t)g * gs, xq + (size_t)g * gs, n, gs, T);
+        for (int t = 0; t < T; t++)
+            tail[t] += (float)(q8_sum(v[t]) - corr[(size_t)t * ng + g]) * ws[g] * xs[(size_t)t * ng + g];
+    }
+    for (int t = 0; t < T; t++) {
+        __m128 s = _mm_add_ps(acc[t], _mm_movehl_ps(acc[t], acc[t]));
+        out[(size_t)t * d] = _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s))) + tail[t];
+    }
+}
+
+INLINE void gemv_q8_rows(float *out, const int8_t *xq, const float *xs, const int32_t *corr, const int8_t *w,
+                         const float *ws, int n, int d, int B, int gs, int lo, int hi, int T) {
+    int ng = n / gs;
+    for (int i = lo; i < hi; i++)
+        gemv_q8_row(out + i, d, xq, xs, corr, w + (size_t)i * n, ws + (size_t)i * ng, n, gs, T);
+    (void)B;
+}
+
+static void gemv_q8(float *out, const int8_t *xq, const float *xs, const int8_t *w, const float *ws,
+                    int n, int d, int B, int gs) {
+    int ng = n / gs;
+    int32_t corr_small[256]; // decoding needs a few, and allocates nothing per token
+    int32_t *corr = (size_t)B * ng <= 256 ? corr_small : xmalloc64((size_t)B * ng * sizeof(int32_t));
+    for (size_t g = 0; g < (size_t)B * ng; g++) {
+        int32_t s = 0;
+        for (int j = 0; j < gs; j++) s += xq[g * gs + j];
+        corr[g] = Q8_FLIP * s;
+    }
+#pragma omp parallel if ((double)n * d * B > PAR_MIN)
+    {
+        int lo, hi;
+        thread_rows(d, 4, &lo, &hi);
+        int rb = B > GEMV_T ? (512 * 1024) / n : hi - lo; // rows that stay in L2 for all positions
+        if (rb < 1) rb = 1;
+        for (int i0 = lo; i0 < hi; i0 += rb) {
+            int i1 = i0 + rb < hi ? i0 + rb : hi;
+            for (int b = 0; b < B; b += GEMV_T) {
+                float *o = out + (size_t)b * d;
+                const int8_t *xb = xq + (size_t)b * n;
+                const float *sb = xs + (size_t)b * ng;
+                const int32_t *cb = corr + (size_t)b * ng;
+                switch (B - b < GEMV_T ? B - b : GEMV_T) {
+                case 1: gemv_q8_rows(o, xb, sb, cb, w, ws, n, d, B, gs, i0, i1, 1); break;
+                case 2: gemv_q8_rows(o, xb, sb, cb, w, ws, n, d, B, gs, i0, i1, 2); break;
+                case 3: gemv_q8_rows(o, xb, sb, cb, w, ws, n, d, B, gs, i0, i1, 3); break;
+                default: gemv_q8_rows(o, xb, sb, cb, w, ws, n, d, B, gs, i0, i1, 4); break;
+                }
+            }
+        }
+    }
+    if (corr != corr_small) free(corr);
+}
+
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__)
+// GEMM for q8 prompts: like the float GEMM, but the panel holds 4 consecutive int8 values of a
+// row per 32-bit lane ([k/4][32 rows], flipped to unsigned) and each vpdpbusd does 64 multiply-
+// adds. Every lane is one row's group sum, so no horizontal sums are needed; at the end of each
+// group the int32 sums are scaled into float accumulators.
+#define GEMMQ_MR 6  // positions: 6 x 2 int32 + 6 x 2 float accumulators
+#define GEMMQ_NR 32 // rows per panel
+#define GEMMQ_KC 1024 // bytes of a row per panel (rounded to whole groups): 32 KiB panel
+
+// xp [k/4][MR] int32 (4 bytes of x), xsp/cp [group][MR] scales and corrections, p [k/4][NR],
+// wsp [group][NR]; c is the MR x NR tile of out (row stride ldc), accumulated into unless init.
+static inline void gemmq_micro(const int32_t *xp, const float *xsp, const int32_t *cp, const int32_t *p,
+                               const float *wsp, int ngk, int gs4, float *c, int ldc, int init) {
+    __m512 af[GEMMQ_MR][2];
+    for (int i = 0; i < GEMMQ_MR; i++)
+        for (int v = 0; v < 2; v++) af[i][v] = init ? _mm512_setzero_ps() : _mm512_loadu_ps(c + (size_t)i * ldc + 16 * v);
+    for (int g = 0; g < ngk; g++) {
+        __m512i ai[GEMMQ_MR][2];
+        for (int i = 0; i < GEMMQ_MR; i++) ai[i][0] = ai[i][1] = _mm512_set1_epi32(-cp[g * GEMMQ_MR + i]);
+        for (int k = 0; k < gs4; k++) {
+            __m512i w0 = _mm512_load_si512(p), w1 = _mm512_load_si512(p + 16);
+            for (int i = 0; i < GEMMQ_MR; i++) {
+                __m512i xb = _mm512_set1_epi32(xp[i]);
+                ai[i][0] = _mm512_dpbusd_epi32(ai[i][0], w0, xb);
+                ai[i][1] = _mm512_dpbusd_epi32(ai[i][1], w1, xb);
+            }
+            p += GEMMQ_NR;
+            xp += GEMMQ_MR;
+        }
+        __m512 s0 = _mm512_load_ps(wsp + g * GEMMQ_NR), s1 = _mm512_load_ps(wsp + g * GEMMQ_NR + 16);
+        for (int i = 0; i < GEMMQ_MR; i++) {
+            __m512 xv = _mm512_set1_ps(xsp[g * GEMMQ_MR + i]);
+            af[i][0] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(ai[i][0]), s0), xv, af[i][0]);
+            af[i][1] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(ai[i][1]), s1), xv, af[i][1]);
+        }
+    }
+    for (int i = 0; i < GEMMQ_MR; i++)
+        for (int v = 0; v < 2; v++) _mm512_storeu_ps(c + (size_t)i * ldc + 16 * v, af[i][v]);
+}
+
+// rows (<= NR) x kc bytes at w (row stride n) -> p[kc/4][NR] flipped; their scales -> wsp[kc/gs][NR]
+static void gemmq_pack(int32_t *p, float *wsp, const int8_t *w, const float *ws, int n, int gs, int rows, int kc) {
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    for (int h = 0; h < 2; h++)
+        for (int k = 0; k < kc; k += 64) {
+            int kn = kc - k < 64 ? (kc - k) / 4 : 16; // 4-byte columns in this block
+            __mmask64 m = kn == 16 ? ~0ULL : ~0ULL >> (64 - 4 * kn);
+            vf r[16];
+            for (int j = 0; j < 16; j++) {
+                int row = h * 16 + j;
+                __m512i v = row < rows ? _mm512_maskz_loadu_epi8(m, w + (size_t)row * n + k) : _mm512_setzero_si512();
+                r[j] = _mm512_castsi512_ps(_mm512_xor_si512(v, flip));
+            }
+            v_transpose(r);
+            for (int j = 0; j < kn; j++) _mm512_store_ps((float *)p + (size_t)(k / 4 + j) * GEMMQ_NR + h * 16, r[j]);
+        }
+    int ng = n / gs;
+    for (int g = 0; g < kc / gs; g++)
+        for (int r = 0; r < GEMMQ_NR; r++) wsp[g * GEMMQ_NR + r] = r < rows ? ws[(size_t)r * ng + g] : 0.0f;
+}
+
+static void gemm_q8(float *out, const int8_t *xq, const float *xs, const int8_t *w, const float *ws,
+                    int n, int d, int B, int gs) {
+    int ng = n / gs, n4 = n / 4, nb = (B + GEMMQ_MR - 1) / GEMMQ_MR;
+    int kcq = GEMMQ_KC / gs * gs;
+    if (kcq < gs) kcq = gs;
+    size_t xbytes = (size_t)nb * GEMMQ_MR * (n4 * 4 + ng * 8);
+    int32_t *xp = xmalloc64(xbytes); // [block][k/4][MR], then scales and corrections [block][g][MR]
+    float *xsp = (float *)(xp + (size_t)nb * n4 * GEMMQ_MR);
+    int32_t *cp = (int32_t *)(xsp + (size_t)nb * ng * GEMMQ_MR);
+#pragma omp parallel if ((double)n * d * B > PAR_MIN)
+    {
+        int tb;
+#pragma omp for
+        for (tb = 0; tb < nb; tb++)
+            for (int i = 0; i < GEMMQ_MR; i++) {
+                int b = tb * GEMMQ_MR + i;
+                for (int k = 0; k < n4; k++) {
+                    int32_t v = 0;
+                    if (b < B) memcpy(&v, xq + (size_t)b * n + 4 * k, 4);
+                    xp[((size_t)tb * n4 + k) * GEMMQ_MR + i] = v;
+                }
+                for (int g = 0; g < ng; g++) {
+                    int32_t s = 0;
+                    for (int j = 0; b < B && j < gs; j++) s += xq[(size_t)b * n + (size_t)g * gs + j];
+                    xsp[((size_t)tb * ng + g) * GEMMQ_MR + i] = b < B ? xs[(size_t)b * ng + g] : 0.0f;
+                    cp[((size_t)tb * ng + g) * GEMMQ_MR + i] = Q8_FLIP * s;
+                }
+            }
+        int32_t *panel = xmalloc64((size_t)kcq / 4 * GEMMQ_NR * 4 + (size_t)kcq / gs * GEMMQ_NR * 4);
+        float *wsp = (float *)(panel + (size_t)kcq / 4 * GEMMQ_NR);
+        float tile[GEMMQ_MR * GEMMQ_NR] __attribute__((aligned(64)));
+        int lo, hi;
+        thread_rows(d, GEMMQ_NR, &lo, &hi);
+        for (int kb = 0; kb < n; kb += kcq) {
+            int kc = n - kb < kcq ? n - kb : kcq, g0 = kb / gs;
+            for (int r0 = lo; r0 < hi; r0 += GEMMQ_NR) {
+                int rows = hi - r0 < GEMMQ_NR ? hi - r0 : GEMMQ_NR;
+                gemmq_pack(panel, wsp, w + (size_t)r0 * n + kb, ws + (size_t)r0 * ng + g0, n, gs, rows, kc);
+                for (tb = 0; tb < nb; tb++) {
+                    int b0 = tb * GEMMQ_MR, mr = B - b0 < GEMMQ_MR ? B - b0 : GEMMQ_MR;
+                    float *c = out + (size_t)b0 * d + r0;
+                    const int32_t *xt = xp + ((size_t)tb * n4 + kb / 4) * GEMMQ_MR;
+                    const float *st = xsp + ((size_t)tb * ng + g0) * GEMMQ_MR;
+                    const int32_t *ct = cp + ((size_t)tb * ng + g0) * GEMMQ_MR;
+                    if (mr == GEMMQ_MR && rows == GEMMQ_NR) {
+                        gemmq_micro(xt, st, ct, panel, wsp, kc / gs, gs / 4, c, d, kb == 0);
+                        continue;
+                    }
+                    for (int i = 0; i < GEMMQ_MR; i++)
+                        for (int j = 0; j < GEMMQ_NR; j++)
+                            tile[i * GEMMQ_NR + j] = i < mr && j < rows && kb > 0 ? c[(size_t)i * d + j] : 0.0f;
+                    gemmq_micro(xt, st, ct, panel, wsp, kc / gs, gs / 4, tile, GEMMQ_NR, 0);
+                    for (int i = 0; i < mr; i++)
+                        for (int j = 0; j < rows; j++) c[(size_t)i * d + j] = tile[i * GEMMQ_NR + j];
+                }
+            }
+        }
+        free(panel);
+    }
+    free(xp);
+}
+#define GEMMQ_MIN_B 8
+#endif
+
+static void matmul_q8_fast(float *out, const int8_t *xq, const float *xs, const int8_t *w, const float *ws,
+                           int n, int d, int B, int gs) {
+    if (!Q8_GS_OK(gs)) {
+        matmul_q8_plain(out, xq, xs, w, ws, n, d, B, gs);
+        return;
+    }
+#ifdef GEMMQ_MIN_B
+    if (B >= GEMMQ_MIN_B && gs % 4 == 0) {
+        gemm_q8(out, xq, xs, w, ws, n, d, B, gs);
+        return;
+    }
+#endif
+    gemv_q8(out, xq, xs, w, ws, n, d, B, gs);
+}
+#define matmul_q8 matmul_q8_fast
+#endif // HAVE_Q8_SIMD
+
+#define matmul_f32 matmul_f32_fast
+#define matmul_bf16 matmul_bf16_fast
+#else
 #define matmul_f32 matmul_f32_plain
 #define matmul_bf16 matmul_bf16_plain
+#endif // HAVE_SIMD
+
+#ifndef matmul_q8
 #define matmul_q8 matmul_q8_plain
+#endif
 
 // out[B, d] = x[B, n] W^T in the model's weight type
 static void matmul(RunState *s, const Config *c, float *out, const float *x, const Mat *w, int n, int d, int B) {

@@ -108,6 +108,47 @@ static void test_matmul(void) {
     }
 }
 
+
+// the fast kernels (when this build has them) against the plain ones, on shapes that hit every
+// edge: rows and columns that are not multiples of the vector width or tile, odd row lengths
+// (bf16 rows then start at odd 2-byte offsets), one position up to several GEMM blocks
+static void test_fast_vs_plain(void) {
+    int shapes[][4] = {{1, 1, 1, 1}, {17, 3, 1, 1}, {64, 40, 1, 64}, {2048, 96, 1, 64}, {96, 33, 2, 32},
+                       {130, 77, 3, 2}, {256, 70, 7, 64}, {512, 64, 8, 64}, {333, 45, 9, 1}, {128, 100, 16, 16},
+                       {1024, 97, 64, 64}, {200, 65, 128, 8}, {5632, 40, 5, 64}};
+    for (size_t k = 0; k < sizeof(shapes) / sizeof(shapes[0]); k++) {
+        int n = shapes[k][0], d = shapes[k][1], B = shapes[k][2], gs = shapes[k][3];
+        float *x = xcalloc((size_t)B * n, 4), *wf = xcalloc((size_t)d * n, 4);
+        float *fast = xcalloc((size_t)B * d, 4), *plain = xcalloc((size_t)B * d, 4);
+        uint16_t *wb = xcalloc((size_t)d * n + 1, 2);
+        int8_t *wq = xcalloc((size_t)d * n, 1), *xq = xcalloc((size_t)B * n, 1);
+        float *ws = xcalloc((size_t)d * n / gs, 4), *xs = xcalloc((size_t)B * n / gs, 4);
+        for (int i = 0; i < B * n; i++) x[i] = frand();
+        for (int i = 0; i < d * n; i++) {
+            wf[i] = frand();
+            wb[i + 1] = f32_to_bf16(frand()); // +1: rows at an odd 2-byte offset
+            wq[i] = (int8_t)(random_u32(&rng) % 255 - 127);
+        }
+        for (int i = 0; i < d * n / gs; i++) ws[i] = 0.001f * (1 + i % 5);
+        quantize_q8(xq, xs, x, (size_t)B * n, gs);
+        double worst[3] = {0, 0, 0};
+        for (int kind = 0; kind < 3; kind++) {
+            if (kind == 0) { matmul_f32(fast, x, wf, n, d, B); matmul_f32_plain(plain, x, wf, n, d, B); }
+            if (kind == 1) { matmul_bf16(fast, x, wb + 1, n, d, B); matmul_bf16_plain(plain, x, wb + 1, n, d, B); }
+            if (kind == 2) { matmul_q8(fast, xq, xs, wq, ws, n, d, B, gs); matmul_q8_plain(plain, xq, xs, wq, ws, n, d, B, gs); }
+            double scale = 0;
+            for (int i = 0; i < B * d; i++) scale = fmax(scale, fabs(plain[i]));
+            for (int i = 0; i < B * d; i++) worst[kind] = fmax(worst[kind], fabs(fast[i] - plain[i]) / (scale + 1e-30));
+        }
+        // the same float32 sums in another order: a few ulps of the largest terms
+        char what[128];
+        snprintf(what, sizeof what, "fast == plain n=%d d=%d B=%d gs=%d (f32 %.1e bf16 %.1e q8 %.1e)", n, d, B, gs,
+                 worst[0], worst[1], worst[2]);
+        check(worst[0] <= 1e-5 && worst[1] <= 1e-5 && worst[2] <= 1e-5, what);
+        free(x); free(wf); free(fast); free(plain); free(wb); free(wq); free(xq); free(ws); free(xs);
+    }
+}
+
 static void test_quantize(void) {
     // group (1, -2, 0.5, 0): scale 2/127, values round(x * 63.5) = (64, -127, 32, 0)
     float x[8] = {1, -2, 0.5f, 0, 0, 0, 0, 0};
@@ -318,6 +359,7 @@ int main(void) {
     test_sampler();
     test_quantize();
     test_matmul();
+    test_fast_vs_plain();
     test_batched_prefill(W_F32);
     test_batched_prefill(W_BF16);
     test_batched_prefill(W_Q8);
