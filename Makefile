@@ -37,6 +37,7 @@ test-e2e: ouro ouro_plain
 	$(PYTHON) tests/test_e2e.py --ouro ./ouro_plain --export export.py --quick
 	$(PYTHON) tests/test_errors.py --ouro ./ouro --export export.py
 	$(PYTHON) tests/test_ppl.py --ouro ./ouro --export export.py
+	$(PYTHON) tests/test_drift.py --ouro ./ouro --export export.py
 
 test-chat: ouro
 	OURO_TOKENIZER_JSON="$(TOKENIZER_JSON)" $(PYTHON) tests/test_chat.py --ouro ./ouro --export export.py

@@ -1158,12 +1158,20 @@ static void kv_store(void *cache, size_t at, const float *x, int n, int kv_type)
 
 static float kv_dot(const float *q, const void *cache, size_t at, int n, int kv_type) {
     float sum = 0.0f;
+    int i = 0;
+#ifdef HAVE_SIMD // at long contexts this is the attention's inner loop: vectorise it
+    vf acc = v_zero();
+    for (; i + VW <= n; i += VW)
+        acc = v_fma(v_load(q + i), kv_type == KV_F32 ? v_load((const float *)cache + at + i)
+                                                     : v_load_bf16((const uint16_t *)cache + at + i), acc);
+    sum = v_sum(acc);
+#endif
     if (kv_type == KV_F32) {
         const float *k = (const float *)cache + at;
-        for (int i = 0; i < n; i++) sum += q[i] * k[i];
+        for (; i < n; i++) sum += q[i] * k[i];
     } else {
         const uint16_t *k = (const uint16_t *)cache + at;
-        for (int i = 0; i < n; i++) sum += q[i] * bf16_to_f32(k[i]);
+        for (; i < n; i++) sum += q[i] * bf16_to_f32(k[i]);
     }
     return sum;
 }
