@@ -49,8 +49,8 @@ def main(argv=None):
     esize = {"fp32": 4, "bf16": 2, "q8": 1}[a.dtype]
     gs = export.q8_group_size(c) if a.dtype == "q8" else 0
 
-    def pool_bytes(pool, nbytes):  # nbytes of the pool, cycling from a random start
-        start = rng.randrange(len(pool) // 2)
+    def pool_bytes(pool, nbytes, esize):  # nbytes of the pool, cycling from a random element
+        start = rng.randrange(len(pool) // 2 // esize) * esize
         out = bytearray()
         while len(out) < nbytes:
             out += pool[start:start + nbytes - len(out)]
@@ -71,11 +71,11 @@ def main(argv=None):
                     value = 1.0 if "norm" in name else 0.0
                     w.write(struct.pack(f"<{n}f", *([value] * n)))
                 else:
-                    w.write(pool_bytes(pools[a.dtype], n * esize))
+                    w.write(pool_bytes(pools[a.dtype], n * esize, esize))
                     n_scales += n // gs if gs else 0
             if n_scales:
                 w.align()
-                w.write(pool_bytes(scales, n_scales * 4))
+                w.write(pool_bytes(scales, n_scales * 4, 4))
         size = w.off
     print(f"wrote {a.out}: {size / 2**30:.2f} GiB, {a.dtype}, dim {a.dim}, {a.layers} layers x {a.steps} steps, vocab {a.vocab}")
 
