@@ -1177,12 +1177,19 @@ static float kv_dot(const float *q, const void *cache, size_t at, int n, int kv_
 }
 
 static void kv_axpy(float *out, float a, const void *cache, size_t at, int n, int kv_type) {
+    int i = 0;
+#ifdef HAVE_SIMD
+    vf av = v_set1(a);
+    for (; i + VW <= n; i += VW)
+        v_store(out + i, v_fma(av, kv_type == KV_F32 ? v_load((const float *)cache + at + i)
+                                                     : v_load_bf16((const uint16_t *)cache + at + i), v_load(out + i)));
+#endif
     if (kv_type == KV_F32) {
         const float *v = (const float *)cache + at;
-        for (int i = 0; i < n; i++) out[i] += a * v[i];
+        for (; i < n; i++) out[i] += a * v[i];
     } else {
         const uint16_t *v = (const uint16_t *)cache + at;
-        for (int i = 0; i < n; i++) out[i] += a * bf16_to_f32(v[i]);
+        for (; i < n; i++) out[i] += a * bf16_to_f32(v[i]);
     }
 }
 
