@@ -433,7 +433,7 @@ PLAIN_KERNEL void matmul_bf16_plain(float *out, const float *x, const uint16_t *
 
 // q8: symmetric int8 with one scale per group of gs values. Activations are quantized the same
 // way, so each group's dot product is exact integer arithmetic.
-static void quantize_q8(int8_t *q, float *s, const float *x, size_t n, int gs) {
+PLAIN_KERNEL void quantize_q8_plain(int8_t *q, float *s, const float *x, size_t n, int gs) {
     for (size_t g = 0; g < n / gs; g++) {
         const float *xg = x + g * gs;
         float amax = 0.0f;
@@ -514,6 +514,19 @@ INLINE void v_store(float *p, vf v) { _mm512_storeu_ps(p, v); }
 INLINE vf v_set1(float f) { return _mm512_set1_ps(f); }
 INLINE vf v_fma(vf a, vf b, vf c) { return _mm512_fmadd_ps(a, b, c); }
 INLINE float v_sum(vf v) { return _mm512_reduce_add_ps(v); }
+INLINE vf v_add(vf a, vf b) { return _mm512_add_ps(a, b); }
+INLINE vf v_div(vf a, vf b) { return _mm512_div_ps(a, b); }
+INLINE vf v_max(vf a, vf b) { return _mm512_max_ps(a, b); }
+INLINE vf v_abs(vf a) { return _mm512_abs_ps(a); }
+INLINE float v_hmax(vf v) { return _mm512_reduce_max_ps(v); }
+INLINE vf v_trunc(vf v) { return _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC); }
+// +-1 (the sign of v) where |v - t| >= 0.5, else 0: roundf's step away from zero
+INLINE vf v_round_step(vf v, vf t) {
+    __mmask16 m = _mm512_cmp_ps_mask(v_abs(_mm512_sub_ps(v, t)), _mm512_set1_ps(0.5f), _CMP_GE_OQ);
+    vf one = _mm512_or_ps(_mm512_set1_ps(1.0f), _mm512_and_ps(v, _mm512_set1_ps(-0.0f)));
+    return _mm512_maskz_mov_ps(m, one);
+}
+INLINE void v_store_i8(int8_t *p, vf v) { _mm_storeu_si128((__m128i *)p, _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(v))); }
 // bf16 is the top half of an fp32: widen to 32 bits and shift
 INLINE vf v_load_bf16(const uint16_t *p) {
     __m512i u = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)p));
@@ -547,10 +560,8 @@ INLINE void v_transpose(vf r[16]) {
         r[j + 12] = _mm512_shuffle_f32x4(t[j + 4], t[j + 12], 0xDD);
     }
 }
-#ifndef GEMM_MR
-#define GEMM_MR 8  // positions per micro-tile (broadcast operand)
+#define GEMM_MR 8  // positions per micro-tile (the broadcast operand)
 #define GEMM_NV 2  // vectors of rows per micro-tile: 8 x 32 outputs in 16 accumulators
-#endif
 #else
 #define VW 8
 typedef __m256 vf;
@@ -563,6 +574,25 @@ INLINE float v_sum(vf v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
     return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+}
+INLINE vf v_add(vf a, vf b) { return _mm256_add_ps(a, b); }
+INLINE vf v_div(vf a, vf b) { return _mm256_div_ps(a, b); }
+INLINE vf v_max(vf a, vf b) { return _mm256_max_ps(a, b); }
+INLINE vf v_abs(vf a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a); }
+INLINE float v_hmax(vf v) {
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    return _mm_cvtss_f32(_mm_max_ss(m, _mm_movehdup_ps(m)));
+}
+INLINE vf v_trunc(vf v) { return _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC); }
+INLINE vf v_round_step(vf v, vf t) {
+    vf m = _mm256_cmp_ps(v_abs(_mm256_sub_ps(v, t)), _mm256_set1_ps(0.5f), _CMP_GE_OQ);
+    vf one = _mm256_or_ps(_mm256_set1_ps(1.0f), _mm256_and_ps(v, _mm256_set1_ps(-0.0f)));
+    return _mm256_and_ps(m, one);
+}
+INLINE void v_store_i8(int8_t *p, vf v) {
+    __m128i i = _mm_packs_epi32(_mm256_castsi256_si128(_mm256_cvttps_epi32(v)), _mm256_extracti128_si256(_mm256_cvttps_epi32(v), 1));
+    _mm_storel_epi64((__m128i *)p, _mm_packs_epi16(i, i));
 }
 INLINE vf v_load_bf16(const uint16_t *p) {
     __m256i u = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
@@ -589,12 +619,7 @@ INLINE void v_transpose(vf r[8]) {
 #define GEMM_NV 2
 #endif
 #define GEMM_NR (GEMM_NV * VW) // rows per panel
-#ifndef GEMM_PREFETCH
-#define GEMM_PREFETCH 1
-#endif
-#ifndef GEMM_KC
-#define GEMM_KC 256            // columns per panel: NR x KC floats = 32 KiB stays in L1
-#endif
+#define GEMM_KC 256            // columns per panel (at most): NR x KC floats = 32 KiB stays in L1
 
 enum { WT_F32, WT_BF16 }; // the weight types the float kernels read (a constant in each caller)
 
@@ -607,14 +632,21 @@ INLINE float scalar_w(const void *w, int wt, size_t i) {
 
 // --- GEMV: few positions. R rows x T positions of dot products; each weight vector is loaded and
 // widened once for the T positions. Leftover columns (n not a multiple of VW) are done in scalar.
-INLINE void gemv_tile(float *out, int d, const float *x, const void *w, int wt, int n, int R, int T) {
+// The R rows are `rs` rows apart: at B = 1 each of them is one of R sequential streams through its
+// own part of the chunk (the pattern the bandwidth probe found fastest), prefetched GEMV_AHEAD
+// bytes ahead.
+#define GEMV_AHEAD 512 // prefetch distance in bytes of weights
+INLINE void gemv_tile(float *out, int d, const float *x, const void *w, int wt, int n, int R, int T, int rs) {
+    size_t esize = wt == WT_BF16 ? 2 : 4, ld = (size_t)rs * n; // elements between the R rows
     vf acc[4][4];
     for (int r = 0; r < R; r++)
         for (int t = 0; t < T; t++) acc[r][t] = v_zero();
     int k = 0;
     for (; k + VW <= n; k += VW) {
+        if (k * esize % 64 == 0) // once per cache line
+            for (int r = 0; r < R; r++) _mm_prefetch((const char *)w + (r * ld + k) * esize + GEMV_AHEAD, _MM_HINT_T0);
         vf wv[4];
-        for (int r = 0; r < R; r++) wv[r] = load_w(w, wt, (size_t)r * n + k);
+        for (int r = 0; r < R; r++) wv[r] = load_w(w, wt, r * ld + k);
         for (int t = 0; t < T; t++) {
             vf xv = v_load(x + (size_t)t * n + k);
             for (int r = 0; r < R; r++) acc[r][t] = v_fma(wv[r], xv, acc[r][t]);
@@ -623,43 +655,56 @@ INLINE void gemv_tile(float *out, int d, const float *x, const void *w, int wt, 
     for (int r = 0; r < R; r++)
         for (int t = 0; t < T; t++) {
             float s = v_sum(acc[r][t]);
-            for (int j = k; j < n; j++) s += scalar_w(w, wt, (size_t)r * n + j) * x[(size_t)t * n + j];
-            out[(size_t)t * d + r] = s;
+            for (int j = k; j < n; j++) s += scalar_w(w, wt, r * ld + j) * x[(size_t)t * n + j];
+            out[(size_t)t * d + (size_t)r * rs] = s;
         }
 }
 
 #define GEMV_T 4 // positions per pass over the weights
-#define GEMV_R(T) ((T) == 1 || VW == 16 ? 4 : 2) // rows per tile: keeps AVX2 within 16 registers
+#define GEMV_R1 4 // rows (streams) at B = 1: as many as the bandwidth probe's streams
+#define GEMV_R(T) ((T) == 1 ? GEMV_R1 : VW == 16 ? 4 : 2) // keeps AVX2 within its 16 registers
 
+// rows [i0, i1) against T positions
 INLINE void gemv_tiles(float *out, int d, const float *x, const void *w, int wt, int n, int i0, int i1, int T) {
     const int R = GEMV_R(T);
     size_t esize = wt == WT_BF16 ? 2 : 4;
     const char *wb = (const char *)w;
-    int i = i0;
-    for (; i + R <= i1; i += R) gemv_tile(out + i, d, x, wb + (size_t)i * n * esize, wt, n, R, T);
-    for (; i < i1; i++) gemv_tile(out + i, d, x, wb + (size_t)i * n * esize, wt, n, 1, T);
+    int m = (i1 - i0) / R, rs = T == 1 ? m : 1; // B = 1: R streams of m rows each
+    for (int j = 0; j < m; j++) {
+        int i = T == 1 ? i0 + j : i0 + j * R;
+        gemv_tile(out + i, d, x, wb + (size_t)i * n * esize, wt, n, R, T, rs);
+    }
+    for (int i = i0 + m * R; i < i1; i++) gemv_tile(out + i, d, x, wb + (size_t)i * n * esize, wt, n, 1, T, 1);
 }
 
-// rows [lo, hi) for all B positions, T at a time; for B > T the rows go in blocks small enough to
-// stay in L2 while every group of positions passes over them
-INLINE void gemv_rows(float *out, const float *x, const void *w, int wt, int n, int d, int B, int lo, int hi) {
-    size_t esize = wt == WT_BF16 ? 2 : 4;
-    int rb = hi - lo;
-    if (B > GEMV_T) {
-        rb = (int)((512 * 1024) / ((size_t)n * esize)) / 4 * 4;
-        if (rb < 4) rb = 4;
-    }
-    for (int i0 = lo; i0 < hi; i0 += rb) {
-        int i1 = i0 + rb < hi ? i0 + rb : hi;
-        for (int b = 0; b < B; b += GEMV_T) {
-            float *o = out + (size_t)b * d;
-            const float *xb = x + (size_t)b * n;
-            switch (B - b < GEMV_T ? B - b : GEMV_T) {
-            case 1: gemv_tiles(o, d, xb, w, wt, n, i0, i1, 1); break;
-            case 2: gemv_tiles(o, d, xb, w, wt, n, i0, i1, 2); break;
-            case 3: gemv_tiles(o, d, xb, w, wt, n, i0, i1, 3); break;
-            default: gemv_tiles(o, d, xb, w, wt, n, i0, i1, 4); break;
-            }
+// Rows go to threads in chunks of at most about GEMV_CHUNK bytes of weights, handed out
+// dynamically (a thread slowed by another process then does fewer chunks instead of holding the
+// others up), as many chunks as a multiple of the thread count so that none is left over at the end.
+// Within a chunk the R streams each run through a quarter of it. For B > T the chunk also stays in
+// L2 while every group of T positions passes over it, hence smaller chunks then.
+#define GEMV_CHUNK (1024 * 1024)
+static int gemv_chunk_rows(int n, int d, int esize, int B) {
+#ifdef _OPENMP
+    int nt = omp_get_max_threads();
+#else
+    int nt = 1;
+#endif
+    size_t limit = B > GEMV_T ? 256 * 1024 : GEMV_CHUNK, bytes = (size_t)n * d * esize;
+    size_t chunks = (bytes + limit * nt - 1) / (limit * nt) * nt; // a multiple of nt
+    int rows = (int)((d + chunks - 1) / chunks + 3) / 4 * 4;
+    return rows < 4 ? 4 : rows;
+}
+
+// rows [i0, i1) for all B positions, T at a time
+INLINE void gemv_rows(float *out, const float *x, const void *w, int wt, int n, int d, int B, int i0, int i1) {
+    for (int b = 0; b < B; b += GEMV_T) {
+        float *o = out + (size_t)b * d;
+        const float *xb = x + (size_t)b * n;
+        switch (B - b < GEMV_T ? B - b : GEMV_T) {
+        case 1: gemv_tiles(o, d, xb, w, wt, n, i0, i1, 1); break;
+        case 2: gemv_tiles(o, d, xb, w, wt, n, i0, i1, 2); break;
+        case 3: gemv_tiles(o, d, xb, w, wt, n, i0, i1, 3); break;
+        default: gemv_tiles(o, d, xb, w, wt, n, i0, i1, 4); break;
         }
     }
 }
@@ -757,7 +802,7 @@ INLINE void gemm(float *out, const float *x, const void *w, int wt, int n, int d
                 if (nr0 >= hi) nr0 = lo, nkb = kb + kcb;
                 int nrows = hi - nr0 < GEMM_NR ? hi - nr0 : GEMM_NR, nkc = n - nkb < kcb ? n - nkb : kcb;
                 Prefetch pf = {(const char *)w + ((size_t)nr0 * n + nkb) * esize, (size_t)n * esize,
-                               (int)(nkc * esize / 64) + 2, 0, nkb < n && GEMM_PREFETCH ? nrows * ((int)(nkc * esize / 64) + 2) : 0};
+                               (int)(nkc * esize / 64) + 2, 0, nkb < n ? nrows * ((int)(nkc * esize / 64) + 2) : 0};
                 int every = pf.end ? (int)((long)kc * nb / pf.end) : kc + 1; // k steps between prefetches
                 if (every < 1) every = 1;
                 for (tb = 0; tb < nb; tb++) {
@@ -784,20 +829,97 @@ INLINE void gemm(float *out, const float *x, const void *w, int wt, int n, int d
     free(xp);
 }
 
-// From this many positions on, packing the weights pays for itself.
-#define GEMM_MIN_B 8
+// From this many positions on, packing the weights pays for itself (measured: below it the packing
+// and transposing cost as much as the multiply-adds, and the GEMV is faster).
+#ifndef GEMM_MIN_B
+#define GEMM_MIN_B 32
+#endif
+
+#if defined(OURO_BF16_DOT) && defined(__AVX512BF16__)
+// Opt-in (-DOURO_BF16_DOT): the positions are rounded to bf16 (nearest even) and vdpbf16ps
+// multiplies bf16 pairs, accumulating in fp32; used for few positions only, since on the machines
+// measured vdpbf16ps has half the throughput of fp32 FMA. Each x loses up to 2^-8 of itself.
+static uint16_t f32_to_bf16(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return (uint16_t)((u + 0x7FFF + ((u >> 16) & 1)) >> 16);
+}
+
+INLINE void gemv_dot_tile(float *out, int d, const uint16_t *xh, const uint16_t *w, int n, int R, int T, int rs) {
+    size_t ld = (size_t)rs * n;
+    __m512 acc[4][4];
+    for (int r = 0; r < R; r++)
+        for (int t = 0; t < T; t++) acc[r][t] = _mm512_setzero_ps();
+    int k = 0;
+    for (; k + 32 <= n; k += 32) {
+        __m512i wv[4];
+        for (int r = 0; r < R; r++) {
+            _mm_prefetch((const char *)(w + r * ld + k) + GEMV_AHEAD, _MM_HINT_T0);
+            wv[r] = _mm512_loadu_si512(w + r * ld + k);
+        }
+        for (int t = 0; t < T; t++) {
+            __m512bh xv = (__m512bh)_mm512_loadu_si512(xh + (size_t)t * n + k);
+            for (int r = 0; r < R; r++) acc[r][t] = _mm512_dpbf16_ps(acc[r][t], (__m512bh)wv[r], xv);
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int t = 0; t < T; t++) {
+            float s = _mm512_reduce_add_ps(acc[r][t]);
+            for (int j = k; j < n; j++) s += bf16_to_f32(w[r * ld + j]) * bf16_to_f32(xh[(size_t)t * n + j]);
+            out[(size_t)t * d + (size_t)r * rs] = s;
+        }
+}
+
+// rows [i0, i1) against T positions, laid out as in gemv_tiles
+INLINE void gemv_dot_tiles(float *out, int d, const uint16_t *xh, const uint16_t *w, int n, int i0, int i1, int T) {
+    const int R = 4;
+    int m = (i1 - i0) / R, rs = T == 1 ? m : 1;
+    for (int j = 0; j < m; j++) {
+        int i = T == 1 ? i0 + j : i0 + j * R;
+        gemv_dot_tile(out + i, d, xh, w + (size_t)i * n, n, R, T, rs);
+    }
+    for (int i = i0 + m * R; i < i1; i++) gemv_dot_tile(out + i, d, xh, w + (size_t)i * n, n, 1, T, 1);
+}
+
+static void gemv_bf16_dot(float *out, const float *x, const uint16_t *w, int n, int d, int B) {
+    uint16_t *xh = xmalloc64((size_t)B * n * 2);
+    size_t total = (size_t)B * n, whole = total / 32 * 32;
+    for (size_t k = 0; k < whole; k += 32)
+        _mm512_storeu_si512(xh + k, (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(x + k + 16), _mm512_loadu_ps(x + k)));
+    for (size_t k = whole; k < total; k++) xh[k] = f32_to_bf16(x[k]);
+    int rows = gemv_chunk_rows(n, d, 2, B), chunks = (d + rows - 1) / rows, c;
+#pragma omp parallel for schedule(dynamic, 1) if ((double)n * d * B > PAR_MIN)
+    for (c = 0; c < chunks; c++) {
+        int lo = c * rows, hi = lo + rows < d ? lo + rows : d;
+        for (int b = 0; b < B; b += 4) {
+            float *o = out + (size_t)b * d;
+            const uint16_t *xb = xh + (size_t)b * n;
+            switch (B - b < 4 ? B - b : 4) {
+            case 1: gemv_dot_tiles(o, d, xb, w, n, lo, hi, 1); break;
+            case 2: gemv_dot_tiles(o, d, xb, w, n, lo, hi, 2); break;
+            case 3: gemv_dot_tiles(o, d, xb, w, n, lo, hi, 3); break;
+            default: gemv_dot_tiles(o, d, xb, w, n, lo, hi, 4); break;
+            }
+        }
+    }
+    free(xh);
+}
+#endif
 
 INLINE void matmul_float(float *out, const float *x, const void *w, int wt, int n, int d, int B) {
     if (B >= GEMM_MIN_B) {
         gemm(out, x, w, wt, n, d, B);
         return;
     }
-#pragma omp parallel if ((double)n * d * B > PAR_MIN)
-    {
-        int lo, hi;
-        thread_rows(d, 4, &lo, &hi);
-        gemv_rows(out, x, w, wt, n, d, B, lo, hi);
+#if defined(OURO_BF16_DOT) && defined(__AVX512BF16__)
+    if (wt == WT_BF16) {
+        gemv_bf16_dot(out, x, w, n, d, B);
+        return;
     }
+#endif
+    int rows = gemv_chunk_rows(n, d, wt == WT_BF16 ? 2 : 4, B), chunks = (d + rows - 1) / rows, c;
+#pragma omp parallel for schedule(dynamic, 1) if ((double)n * d * B > PAR_MIN)
+    for (c = 0; c < chunks; c++) gemv_rows(out, x, w, wt, n, d, B, c * rows, c * rows + rows < d ? c * rows + rows : d);
 }
 
 static void matmul_f32_fast(float *out, const float *x, const float *w, int n, int d, int B) {
@@ -828,7 +950,6 @@ INLINE void q8_group(qv v[4], const int8_t *w, const int8_t *x, size_t xstride, 
             v[t] = _mm512_dpbusd_epi32(v[t], wv, _mm512_maskz_loadu_epi8(m, x + t * xstride + c));
     }
 }
-INLINE __m256i q8_fold(qv v) { return _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1)); }
 INLINE int32_t q8_sum(qv v) { return _mm512_reduce_add_epi32(v); }
 #define Q8_FLIP 128 // what q8_group adds per unit of sum(x)
 #elif defined(__AVX2__)
@@ -847,7 +968,6 @@ INLINE void q8_group(qv v[4], const int8_t *w, const int8_t *x, size_t xstride, 
         }
     }
 }
-INLINE __m256i q8_fold(qv v) { return v; }
 INLINE int32_t q8_sum(qv v) {
     __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
     s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
@@ -857,49 +977,79 @@ INLINE int32_t q8_sum(qv v) {
 #endif
 
 #ifdef HAVE_Q8_SIMD
-// [sum(a) sum(b) sum(c) sum(d)] of four int32 vectors
-INLINE __m128i hsum4_epi32(__m256i a, __m256i b, __m256i c, __m256i d) {
-    __m256i s = _mm256_hadd_epi32(_mm256_hadd_epi32(a, b), _mm256_hadd_epi32(c, d));
+// [sum(a) sum(b) sum(c) sum(d)] of four int32 vectors: pairwise interleave-and-add (one shuffle per
+// halving, cheaper than phaddd), then add the 128-bit lanes
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__)
+INLINE __m128i hsum4_epi32(qv a, qv b, qv c, qv d) {
+    __m512i ab = _mm512_add_epi32(_mm512_unpacklo_epi32(a, b), _mm512_unpackhi_epi32(a, b));
+    __m512i cd = _mm512_add_epi32(_mm512_unpacklo_epi32(c, d), _mm512_unpackhi_epi32(c, d));
+    __m512i s = _mm512_add_epi32(_mm512_unpacklo_epi64(ab, cd), _mm512_unpackhi_epi64(ab, cd));
+    __m256i h = _mm256_add_epi32(_mm512_castsi512_si256(s), _mm512_extracti64x4_epi64(s, 1));
+    return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+}
+#else
+INLINE __m128i hsum4_epi32(qv a, qv b, qv c, qv d) {
+    __m256i ab = _mm256_add_epi32(_mm256_unpacklo_epi32(a, b), _mm256_unpackhi_epi32(a, b));
+    __m256i cd = _mm256_add_epi32(_mm256_unpacklo_epi32(c, d), _mm256_unpackhi_epi32(c, d));
+    __m256i s = _mm256_add_epi32(_mm256_unpacklo_epi64(ab, cd), _mm256_unpackhi_epi64(ab, cd));
     return _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
 }
+#endif
 
-// One row against T positions: groups four at a time, so the four group sums come out as one
-// vector to convert and scale. corr[t][g] = Q8_FLIP * sum of x's group.
-INLINE void gemv_q8_row(float *out, int d, const int8_t *xq, const float *xs, const int32_t *corr,
-                        const int8_t *w, const float *ws, int n, int gs, int T) {
+// R rows (rs rows apart, as in gemv_tile) against T positions. Groups go four at a time, so the
+// four group sums come out as one vector to convert and scale. corr[t][g] = Q8_FLIP * sum of x's
+// group.
+INLINE void gemv_q8_tile(float *out, int d, const int8_t *xq, const float *xs, const int32_t *corr,
+                         const int8_t *w, const float *ws, int n, int gs, int R, int T, int rs) {
     int ng = n / gs, g = 0;
-    __m128 acc[4];
-    float tail[4] = {0};
-    for (int t = 0; t < T; t++) acc[t] = _mm_setzero_ps();
-    for (; g + 4 <= ng; g += 4) {
-        qv v[4][4]; // [group][position]
-        for (int q = 0; q < 4; q++) q8_group(v[q], w + (size_t)(g + q) * gs, xq + (size_t)(g + q) * gs, n, gs, T);
-        __m128 sw = _mm_loadu_ps(ws + g);
-        for (int t = 0; t < T; t++) {
-            __m128i s = hsum4_epi32(q8_fold(v[0][t]), q8_fold(v[1][t]), q8_fold(v[2][t]), q8_fold(v[3][t]));
-            s = _mm_sub_epi32(s, _mm_loadu_si128((const __m128i *)(corr + (size_t)t * ng + g)));
-            __m128 f = _mm_mul_ps(_mm_mul_ps(_mm_cvtepi32_ps(s), sw), _mm_loadu_ps(xs + (size_t)t * ng + g));
-            acc[t] = _mm_add_ps(acc[t], f);
+    __m128 acc[GEMV_R1][4];
+    float tail[GEMV_R1][4];
+    for (int r = 0; r < R; r++)
+        for (int t = 0; t < T; t++) acc[r][t] = _mm_setzero_ps(), tail[r][t] = 0.0f;
+    for (; g + 4 <= ng; g += 4)
+        for (int r = 0; r < R; r++) {
+            const int8_t *wr = w + (size_t)r * rs * n + (size_t)g * gs;
+            for (int l = 0; l < 4 * gs; l += 64) _mm_prefetch((const char *)wr + GEMV_AHEAD + l, _MM_HINT_T0);
+            qv v[4][4]; // [group][position]
+            for (int q = 0; q < 4; q++) q8_group(v[q], wr + (size_t)q * gs, xq + (size_t)(g + q) * gs, n, gs, T);
+            __m128 sw = _mm_loadu_ps(ws + (size_t)r * rs * ng + g);
+            for (int t = 0; t < T; t++) {
+                __m128i s = hsum4_epi32(v[0][t], v[1][t], v[2][t], v[3][t]);
+                s = _mm_sub_epi32(s, _mm_loadu_si128((const __m128i *)(corr + (size_t)t * ng + g)));
+                __m128 f = _mm_mul_ps(_mm_mul_ps(_mm_cvtepi32_ps(s), sw), _mm_loadu_ps(xs + (size_t)t * ng + g));
+                acc[r][t] = _mm_add_ps(acc[r][t], f);
+            }
         }
-    }
-    for (; g < ng; g++) {
-        qv v[4];
-        q8_group(v, w + (size_t)g * gs, xq + (size_t)g * gs, n, gs, T);
-        for (int t = 0; t < T; t++)
-            tail[t] += (float)(q8_sum(v[t]) - corr[(size_t)t * ng + g]) * ws[g] * xs[(size_t)t * ng + g];
-    }
-    for (int t = 0; t < T; t++) {
-        __m128 s = _mm_add_ps(acc[t], _mm_movehl_ps(acc[t], acc[t]));
-        out[(size_t)t * d] = _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s))) + tail[t];
-    }
+    for (; g < ng; g++)
+        for (int r = 0; r < R; r++) {
+            qv v[4];
+            q8_group(v, w + (size_t)r * rs * n + (size_t)g * gs, xq + (size_t)g * gs, n, gs, T);
+            for (int t = 0; t < T; t++)
+                tail[r][t] += (float)(q8_sum(v[t]) - corr[(size_t)t * ng + g]) * ws[(size_t)r * rs * ng + g] *
+                              xs[(size_t)t * ng + g];
+        }
+    for (int r = 0; r < R; r++)
+        for (int t = 0; t < T; t++) {
+            __m128 s = _mm_add_ps(acc[r][t], _mm_movehl_ps(acc[r][t], acc[r][t]));
+            out[(size_t)t * d + (size_t)r * rs] = _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s))) + tail[r][t];
+        }
 }
 
+// rows [i0, i1) against T positions; the usual group sizes as constants (no masks, no chunk loop)
 INLINE void gemv_q8_rows(float *out, const int8_t *xq, const float *xs, const int32_t *corr, const int8_t *w,
-                         const float *ws, int n, int d, int B, int gs, int lo, int hi, int T) {
-    int ng = n / gs;
-    for (int i = lo; i < hi; i++)
-        gemv_q8_row(out + i, d, xq, xs, corr, w + (size_t)i * n, ws + (size_t)i * ng, n, gs, T);
-    (void)B;
+                         const float *ws, int n, int d, int gs, int i0, int i1, int T) {
+    const int R = T == 1 ? GEMV_R1 : 1;
+    int ng = n / gs, m = (i1 - i0) / R, rs = T == 1 ? m : 1;
+    for (int j = 0; j < m; j++) {
+        int i = T == 1 ? i0 + j : i0 + j * R;
+        const int8_t *wi = w + (size_t)i * n;
+        const float *si = ws + (size_t)i * ng;
+        if (gs == 64) gemv_q8_tile(out + i, d, xq, xs, corr, wi, si, n, 64, R, T, rs);
+        else if (gs == 32) gemv_q8_tile(out + i, d, xq, xs, corr, wi, si, n, 32, R, T, rs);
+        else gemv_q8_tile(out + i, d, xq, xs, corr, wi, si, n, gs, R, T, rs);
+    }
+    for (int i = i0 + m * R; i < i1; i++)
+        gemv_q8_tile(out + i, d, xq, xs, corr, w + (size_t)i * n, ws + (size_t)i * ng, n, gs, 1, T, 1);
 }
 
 static void gemv_q8(float *out, const int8_t *xq, const float *xs, const int8_t *w, const float *ws,
@@ -912,25 +1062,20 @@ static void gemv_q8(float *out, const int8_t *xq, const float *xs, const int8_t 
         for (int j = 0; j < gs; j++) s += xq[g * gs + j];
         corr[g] = Q8_FLIP * s;
     }
-#pragma omp parallel if ((double)n * d * B > PAR_MIN)
-    {
-        int lo, hi;
-        thread_rows(d, 4, &lo, &hi);
-        int rb = B > GEMV_T ? (512 * 1024) / n : hi - lo; // rows that stay in L2 for all positions
-        if (rb < 1) rb = 1;
-        for (int i0 = lo; i0 < hi; i0 += rb) {
-            int i1 = i0 + rb < hi ? i0 + rb : hi;
-            for (int b = 0; b < B; b += GEMV_T) {
-                float *o = out + (size_t)b * d;
-                const int8_t *xb = xq + (size_t)b * n;
-                const float *sb = xs + (size_t)b * ng;
-                const int32_t *cb = corr + (size_t)b * ng;
-                switch (B - b < GEMV_T ? B - b : GEMV_T) {
-                case 1: gemv_q8_rows(o, xb, sb, cb, w, ws, n, d, B, gs, i0, i1, 1); break;
-                case 2: gemv_q8_rows(o, xb, sb, cb, w, ws, n, d, B, gs, i0, i1, 2); break;
-                case 3: gemv_q8_rows(o, xb, sb, cb, w, ws, n, d, B, gs, i0, i1, 3); break;
-                default: gemv_q8_rows(o, xb, sb, cb, w, ws, n, d, B, gs, i0, i1, 4); break;
-                }
+    int rows = gemv_chunk_rows(n, d, 1, B), chunks = (d + rows - 1) / rows, c;
+#pragma omp parallel for schedule(dynamic, 1) if ((double)n * d * B > PAR_MIN)
+    for (c = 0; c < chunks; c++) {
+        int i0 = c * rows, i1 = i0 + rows < d ? i0 + rows : d;
+        for (int b = 0; b < B; b += GEMV_T) {
+            float *o = out + (size_t)b * d;
+            const int8_t *xb = xq + (size_t)b * n;
+            const float *sb = xs + (size_t)b * ng;
+            const int32_t *cb = corr + (size_t)b * ng;
+            switch (B - b < GEMV_T ? B - b : GEMV_T) {
+            case 1: gemv_q8_rows(o, xb, sb, cb, w, ws, n, d, gs, i0, i1, 1); break;
+            case 2: gemv_q8_rows(o, xb, sb, cb, w, ws, n, d, gs, i0, i1, 2); break;
+            case 3: gemv_q8_rows(o, xb, sb, cb, w, ws, n, d, gs, i0, i1, 3); break;
+            default: gemv_q8_rows(o, xb, sb, cb, w, ws, n, d, gs, i0, i1, 4); break;
             }
         }
     }
@@ -1059,8 +1204,36 @@ static void gemm_q8(float *out, const int8_t *xq, const float *xs, const int8_t 
     }
     free(xp);
 }
-#define GEMMQ_MIN_B 8
+#define HAVE_GEMMQ 1
+#ifndef GEMMQ_MIN_B
+#define GEMMQ_MIN_B 8 // (vpdpbusd does 4x the work of an FMA, so packing pays off sooner)
 #endif
+#endif
+
+// quantize_q8 with vectors; bit-identical to the plain one (same division, and roundf's
+// half-away-from-zero rounding rebuilt from truncation: v - trunc(v) is exact).
+static void quantize_q8_fast(int8_t *q, float *s, const float *x, size_t n, int gs) {
+    if (gs % VW) {
+        quantize_q8_plain(q, s, x, n, gs);
+        return;
+    }
+    for (size_t g = 0; g < n / gs; g++) {
+        const float *xg = x + g * gs;
+        vf amax = v_zero();
+        for (int j = 0; j < gs; j += VW) amax = v_max(amax, v_abs(v_load(xg + j)));
+        float scale = v_hmax(amax) / 127.0f;
+        s[g] = scale;
+        if (!(scale > 0.0f)) {
+            memset(q + g * gs, 0, (size_t)gs);
+            continue;
+        }
+        vf vs = v_set1(scale);
+        for (int j = 0; j < gs; j += VW) {
+            vf v = v_div(v_load(xg + j), vs), t = v_trunc(v);
+            v_store_i8(q + g * gs + j, v_add(t, v_round_step(v, t)));
+        }
+    }
+}
 
 static void matmul_q8_fast(float *out, const int8_t *xq, const float *xs, const int8_t *w, const float *ws,
                            int n, int d, int B, int gs) {
@@ -1068,7 +1241,7 @@ static void matmul_q8_fast(float *out, const int8_t *xq, const float *xs, const 
         matmul_q8_plain(out, xq, xs, w, ws, n, d, B, gs);
         return;
     }
-#ifdef GEMMQ_MIN_B
+#ifdef HAVE_GEMMQ
     if (B >= GEMMQ_MIN_B && gs % 4 == 0) {
         gemm_q8(out, xq, xs, w, ws, n, d, B, gs);
         return;
@@ -1077,6 +1250,7 @@ static void matmul_q8_fast(float *out, const int8_t *xq, const float *xs, const 
     gemv_q8(out, xq, xs, w, ws, n, d, B, gs);
 }
 #define matmul_q8 matmul_q8_fast
+#define quantize_q8 quantize_q8_fast
 #endif // HAVE_Q8_SIMD
 
 #define matmul_f32 matmul_f32_fast
@@ -1088,6 +1262,7 @@ static void matmul_q8_fast(float *out, const int8_t *xq, const float *xs, const 
 
 #ifndef matmul_q8
 #define matmul_q8 matmul_q8_plain
+#define quantize_q8 quantize_q8_plain
 #endif
 
 // out[B, d] = x[B, n] W^T in the model's weight type
