@@ -839,12 +839,6 @@ INLINE void gemm(float *out, const float *x, const void *w, int wt, int n, int d
 // Opt-in (-DOURO_BF16_DOT): the positions are rounded to bf16 (nearest even) and vdpbf16ps
 // multiplies bf16 pairs, accumulating in fp32; used for few positions only, since on the machines
 // measured vdpbf16ps has half the throughput of fp32 FMA. Each x loses up to 2^-8 of itself.
-static uint16_t f32_to_bf16(float f) {
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    return (uint16_t)((u + 0x7FFF + ((u >> 16) & 1)) >> 16);
-}
-
 INLINE void gemv_dot_tile(float *out, int d, const uint16_t *xh, const uint16_t *w, int n, int R, int T, int rs) {
     size_t ld = (size_t)rs * n;
     __m512 acc[4][4];
