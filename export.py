@@ -32,17 +32,22 @@ class ExportError(Exception):
 # ---------------------------------------------------------------------------
 # reading the checkpoint
 
-def read_config(ckpt):
-    path = os.path.join(ckpt, "config.json")
+def read_json_object(path):
     try:
-        with open(path) as f:
-            cfg = json.load(f)
+        with open(path, encoding="utf-8") as f:
+            obj = json.load(f)
     except OSError as e:
         raise ExportError(f"{path}: cannot read: {e.strerror}")
     except ValueError as e:
         raise ExportError(f"{path}: not valid JSON: {e}")
-    if not isinstance(cfg, dict):
+    if not isinstance(obj, dict):
         raise ExportError(f"{path}: not a JSON object")
+    return obj
+
+
+def read_config(ckpt):
+    path = os.path.join(ckpt, "config.json")
+    cfg = read_json_object(path)
 
     def get(key, default=None, required=False):
         v = cfg.get(key, default)
@@ -394,15 +399,7 @@ def _byte_decoder():
 def write_tokenizer(tokenizer_json_path, out_path):
     """Write tokenizer.bin from a byte-level BPE tokenizer.json; refuses a tokenizer that
     uses a feature ouro.c's encoder does not implement."""
-    try:
-        with open(tokenizer_json_path, "r", encoding="utf-8") as f:
-            tj = json.load(f)
-    except OSError as e:
-        raise ExportError(f"{tokenizer_json_path}: cannot read: {e.strerror}")
-    except ValueError as e:
-        raise ExportError(f"{tokenizer_json_path}: not valid JSON: {e}")
-    if not isinstance(tj, dict):
-        raise ExportError(f"{tokenizer_json_path}: not a tokenizer.json (not a JSON object)")
+    tj = read_json_object(tokenizer_json_path)
 
     # ---- check that the pipeline is the one ouro.c implements
     def need(cond, what):
