@@ -99,6 +99,42 @@ def main():
         expect_error("export: missing tensor", [sys.executable, args.export, bad, out], "model.layers.1.mlp.down_proj.weight")
         expect_error("export: not a directory", [sys.executable, args.export, os.path.join(work, "none"), out], "none")
         expect_error("export: bad dtype", [sys.executable, args.export, ckpt, out, "--dtype", "int4"], "--dtype")
+        # safetensors damage: a corrupt header, a truncated data section, an unsupported dtype
+        st = os.path.join(ckpt, "model.safetensors")
+        raw = open(st, "rb").read()
+        (hlen,) = struct.unpack_from("<Q", raw)
+        header = raw[8:8 + hlen]
+
+        def broken_ckpt(name, blob):
+            d = os.path.join(work, name)
+            shutil.copytree(ckpt, d)
+            with open(os.path.join(d, "model.safetensors"), "wb") as f:
+                f.write(blob)
+            return d
+        expect_error("export: corrupt safetensors header",
+                     [sys.executable, args.export, broken_ckpt("hdr", raw[:8] + b"[" + raw[9:]), out], "header")
+        expect_error("export: header length past the end",
+                     [sys.executable, args.export, broken_ckpt("hlen", struct.pack("<Q", len(raw)) + raw[8:]), out], "header")
+        expect_error("export: truncated data section",
+                     [sys.executable, args.export, broken_ckpt("trunc", raw[:-1000]), out], "truncated")
+        # the first tensor's dtype becomes I16, padded with a space to keep the header's length
+        at = header.index(b'"dtype":"') + len(b'"dtype":"')
+        end = header.index(b'"', at)
+        odd = header[:at] + b'I16"' + b" " * (end - at - 3) + header[end + 1:]
+        expect_error("export: unsupported dtype",
+                     [sys.executable, args.export, broken_ckpt("dtype", raw[:8] + odd + raw[8 + hlen:]), out], "I16")
+        # tokenizer.bin
+        def tok_variant(name, blob):
+            path = os.path.join(work, name)
+            with open(path, "wb") as f:
+                f.write(blob)
+            return [ouro, "-m", "encode", "-z", path, "-i", "hello"]
+        good_header = b"OTOK" + struct.pack("<7I", 1, 4, 0, 0, 4, 1, 0)
+        expect_error("tokenizer: bad magic", tok_variant("t1.bin", b"GPT2" + good_header[4:]), "magic")
+        expect_error("tokenizer: future version", tok_variant("t2.bin", b"OTOK" + struct.pack("<7I", 9, 4, 0, 0, 4, 1, 0)), "version")
+        expect_error("tokenizer: truncated", tok_variant("t3.bin", good_header + struct.pack("<5I", 0, 1, 2, 3, 4)), "t3.bin")
+        expect_error("tokenizer: too short", tok_variant("t4.bin", b"OTOK"), "t4.bin")
+        expect_error("tokenizer: directory", [ouro, "-m", "encode", "-z", work, "-i", "x"], work)
         left = os.path.exists(out) or os.path.exists(out + ".tmp")
         print(f"{'FAIL' if left else 'PASS'} export leaves no output behind after errors")
         globals()["passed" if not left else "failed"] += 1
