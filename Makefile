@@ -6,7 +6,7 @@ PYTHON ?= python3
 # the real tokenizer, used by the tokenizer and chat tests (never committed)
 TOKENIZER_JSON ?= $(or $(OURO_TOKENIZER_JSON),../shared/tokenizer/tokenizer.json)
 
-.PHONY: all test test-unit test-e2e test-chat test-hostile bench sanitize fuzz valgrind clean
+.PHONY: all run test test-unit test-e2e test-chat test-hostile bench sanitize fuzz valgrind clean
 
 all: ouro
 
@@ -17,6 +17,10 @@ ouro: ouro.c
 # the plain build, exactly as README's one-liner: no OpenMP, no -march
 ouro_plain: ouro.c
 	$(CC) -O2 $(WARN) -o $@ ouro.c -lm
+
+# the demo: a tiny Ouro trained by this project (demo/README.md)
+run: ouro
+	./ouro demo/model.bin -i "Once upon a time" -n 128 -t 0.8 -s 42
 
 test_ouro: test_ouro.c ouro.c
 	$(CC) $(CFLAGS) $(WARN) -Wno-unused-function -fopenmp -o $@ test_ouro.c -lm
@@ -38,6 +42,7 @@ test-e2e: ouro ouro_plain
 	$(PYTHON) tests/test_errors.py --ouro ./ouro --export export.py
 	$(PYTHON) tests/test_ppl.py --ouro ./ouro --export export.py
 	$(PYTHON) tests/test_drift.py --ouro ./ouro --export export.py
+	$(PYTHON) tests/test_demo.py --ouro ./ouro
 
 test-hostile: ouro build/tokenizer.bin
 	OURO_TOKENIZER_BIN=build/tokenizer.bin $(PYTHON) tests/test_hostile.py --ouro ./ouro --export export.py
