@@ -1369,7 +1369,7 @@ static void attention(RunState *s, const Config *c, size_t slot_at, int pos, int
     int group = c->n_heads / c->n_kv_heads; // query heads per kv head (GQA)
     float scale = 1.0f / sqrtf((float)hd);
     int h;
-#pragma omp parallel for private(h)
+#pragma omp parallel for private(h) if ((double)c->n_heads * (pos + B) * hd * B > PAR_MIN) // small: one thread
     for (h = 0; h < c->n_heads; h++) {
         float *att = s->att + (size_t)h * s->seq_len;
         size_t kv_at = slot_at + (size_t)(h / group) * hd;
